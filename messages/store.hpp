@@ -1,0 +1,71 @@
+#pragma once
+// The log store: one file writer actor for the server, owning every
+// <folder>/<client key hex>.log file (see actors/store/).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+
+namespace ht {
+
+/// The last trace of a client found in its log file(s).
+struct recovered_trace {
+  bool found = false;
+  std::string session_id;
+  int64_t trace_number = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recovered_trace& x) {
+  return f(caf::meta::type_name("recovered_trace"), x.found, x.session_id,
+           x.trace_number);
+}
+
+/// A snapshot of the store for metrics and tests.
+struct store_status {
+  uint64_t buffered_bytes = 0;   // accepted, not yet written
+  uint64_t written_lines = 0;    // since start
+  uint64_t write_errors = 0;     // failed write attempts since start
+  std::string last_error;        // empty when the last attempt succeeded
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, store_status& x) {
+  return f(caf::meta::type_name("store_status"), x.buffered_bytes,
+           x.written_lines, x.write_errors, x.last_error);
+}
+
+using store_actor = caf::typed_actor<
+  // Appends whole lines (each one JSON object, no trailing newline) to the
+  // client's log file. The reply comes once the lines are in the file
+  // (write(2) done, fsync per policy) and carries the bytes the store still
+  // buffers; while the store cannot write (disk full, folder gone) it keeps
+  // the lines and retries, and while it holds more than its memory cap it
+  // withholds replies, which is how sessions learn to stop reading.
+  caf::replies_to<append_atom, std::string /* client key hex */,
+                  std::vector<std::string> /* lines */>::with<uint64_t>,
+  // Writes and fsyncs everything accepted so far; replies true on success.
+  caf::replies_to<flush_atom>::with<bool>,
+  // Finds the last trace line of a client in <hex>.log (and, if that has
+  // none, its rotated predecessors) from the file tail.
+  caf::replies_to<recover_atom, std::string /* client key hex */>::with<
+    recovered_trace>,
+  caf::replies_to<status_atom>::with<store_status>>;
+
+/// How the store writes. Defaults match the issue: fsync at most every
+/// second and on shutdown.
+struct store_config {
+  std::string folder = "./";
+  caf::timespan flush_interval = std::chrono::milliseconds(50);
+  caf::timespan fsync_interval = std::chrono::seconds(1); // 0: every write
+  uint64_t rotate_bytes = 256ull << 20;   // 0: never rotate
+  uint32_t rotate_keep = 5;               // <hex>.log.1 .. .log.<keep>
+  uint64_t memory_cap_bytes = 256ull << 20;
+};
+
+} // namespace ht
