@@ -1,0 +1,31 @@
+#pragma once
+// Typed decode/encode errors of the compact-encoding layer. Every read is
+// bounds-checked and reports one of these codes instead of touching memory it
+// does not own.
+#include <stdexcept>
+#include <string>
+
+namespace ht::enc {
+
+enum class errc {
+  out_of_bounds,   // the input ends before the value does
+  non_minimal,     // a varint that a canonical encoder would have written shorter
+  out_of_range,    // a value outside what the codec (and JS peers) can carry
+  invalid_value,   // e.g. a bool byte other than 0/1, a bad address string
+  too_big,         // an array longer than compact-encoding's 0x100000 limit
+  trailing_bytes,  // decode_all found bytes after the value
+};
+
+const char* to_string(errc c);
+
+class error : public std::runtime_error {
+public:
+  error(errc code, const std::string& what)
+    : std::runtime_error(std::string(to_string(code)) + ": " + what), code_(code) {}
+  errc code() const noexcept { return code_; }
+
+private:
+  errc code_;
+};
+
+} // namespace ht::enc
