@@ -72,6 +72,8 @@ class reader {
 public:
   reader(const uint8_t* p, size_t n) : p_(p), end_(p + n) {}
   explicit reader(const bytes& b) : reader(b.data(), b.size()) {}
+  // A reader borrows its bytes: reading a temporary would dangle.
+  explicit reader(bytes&&) = delete;
 
   uint8_t uint8();
   uint16_t uint16();

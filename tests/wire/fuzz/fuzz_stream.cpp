@@ -1,0 +1,7 @@
+// libFuzzer entry point for the stream decoder (see bodies.hpp, docs/wire.md).
+#include "bodies.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  ht::wire_fuzz::stream(data, size);
+  return 0;
+}
