@@ -44,6 +44,12 @@ struct caf_fixture {
     return pred();
   }
 
+  caf_fixture() {
+    // Actors a test leaves alive must not block the system's destructor:
+    // nothing runs them once the test is over.
+    sys.await_actors_before_shutdown(false);
+  }
+
   ~caf_fixture() {
     // Let pending exits and down messages settle before the system stops.
     sched.run();
