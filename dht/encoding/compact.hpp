@@ -92,6 +92,12 @@ public:
     for (size_t i = 0; i < N; ++i) a[i] = p[i];
     return a;
   }
+  /// compact-encoding's `raw`: everything that is left.
+  bytes rest() {
+    bytes b(p_, end_);
+    p_ = end_;
+    return b;
+  }
   /// Borrows n raw bytes (valid while the underlying buffer lives).
   const uint8_t* take(size_t n, const char* what);
   /// Reads an array length and checks it against the limit and the bytes left

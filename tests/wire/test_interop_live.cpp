@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dht/noise/peer_handshake.hpp"
 #include "dht/secret_stream/secret_stream.hpp"
 #include "support/node_process.hpp"
 #include "vectors.hpp"
@@ -165,7 +166,94 @@ void check_js_report(ht::test::node_process& node) {
   CHECK(report["received"].get<size_t>() == message_count);
 }
 
+// What our side of the PEER_HANDSHAKE carries; wire-live.js checks these values.
+ht::noise::noise_payload our_payload() {
+  ht::noise::noise_payload p;
+  p.firewall = ht::noise::firewall_consistent;
+  p.udx = ht::noise::udx_info{1, true, 99, 0};
+  p.secret_stream = ht::noise::secret_stream_info{};
+  return p;
+}
+
+void check_js_payload(const ht::noise::noise_payload& p) {
+  CHECK(p.version == 1);
+  CHECK(p.firewall == ht::noise::firewall_open);
+  REQUIRE(p.udx.has_value());
+  CHECK(p.udx->id == 77);
+  CHECK(p.secret_stream.has_value());
+  REQUIRE(p.addresses4.size() == 1);
+  CHECK(p.addresses4[0].host_string() == "127.0.0.1");
+  CHECK(p.addresses4[0].port == 7);
+}
+
+bytes line_hex(const std::string& line, const std::string& tag) {
+  REQUIRE(line.rfind(tag + " ", 0) == 0);
+  return ht::wire_test::unhex(line.substr(tag.size() + 1));
+}
+
 } // namespace
+
+TEST_CASE("live: hyperdht PEER_HANDSHAKE with a JS server, then secret-stream from it over TCP", "[interop]") {
+  ht::test::node_process node("wire-live.js", {"ik-server", std::to_string(message_count), js_seed,
+                                               ht::wire_test::hex(cpp_keypair().public_key)});
+  ht::noise::peer_handshake hs(cpp_keypair(), js_public_key());
+  node.write_line("m1 " + ht::wire_test::hex(hs.send(our_payload())));
+  check_js_payload(hs.recv(line_hex(node.read_line(30000), "m2")));
+  REQUIRE(hs.complete());
+  ht::noise::peer_handshake_result result = hs.final();
+
+  std::string line = node.read_line(30000);
+  REQUIRE(line.rfind("listening ", 0) == 0);
+  fd_guard sock{::socket(AF_INET, SOCK_STREAM, 0)};
+  REQUIRE(sock.fd >= 0);
+  sockaddr_in addr = loopback(static_cast<uint16_t>(std::stoi(line.substr(10))));
+  REQUIRE(::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  set_nonblocking(sock.fd);
+
+  stream s(result.keys);
+  session_result r = run_session(sock.fd, s);
+  INFO(r.error);
+  CHECK(r.error.empty());
+  CHECK(r.received == message_count);
+  check_js_report(node);
+  ::shutdown(sock.fd, SHUT_WR);
+  CHECK(node.wait(30000) == 0);
+}
+
+TEST_CASE("live: hyperdht PEER_HANDSHAKE from a JS client, then secret-stream from it over TCP", "[interop]") {
+  ht::test::node_process node("wire-live.js", {"ik-client", std::to_string(message_count), js_seed,
+                                               ht::wire_test::hex(cpp_keypair().public_key)});
+  ht::noise::peer_handshake hs(cpp_keypair(), std::nullopt);
+  check_js_payload(hs.recv(line_hex(node.read_line(30000), "m1")));
+  REQUIRE(hs.remote_public_key().has_value());
+  CHECK(*hs.remote_public_key() == js_public_key());
+  node.write_line("m2 " + ht::wire_test::hex(hs.send(our_payload())));
+  REQUIRE(hs.complete());
+  ht::noise::peer_handshake_result result = hs.final();
+
+  fd_guard listener{::socket(AF_INET, SOCK_STREAM, 0)};
+  REQUIRE(listener.fd >= 0);
+  sockaddr_in addr = loopback(0);
+  REQUIRE(::bind(listener.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener.fd, 1) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  node.write_line("port " + std::to_string(ntohs(addr.sin_port)));
+  pollfd p{listener.fd, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 30000) == 1);
+  fd_guard sock{::accept(listener.fd, nullptr, nullptr)};
+  REQUIRE(sock.fd >= 0);
+  set_nonblocking(sock.fd);
+
+  stream s(result.keys);
+  session_result r = run_session(sock.fd, s);
+  INFO(r.error);
+  CHECK(r.error.empty());
+  CHECK(r.received == message_count);
+  check_js_report(node);
+  ::shutdown(sock.fd, SHUT_WR);
+  CHECK(node.wait(30000) == 0);
+}
 
 TEST_CASE("live: C++ initiator against a JS secret-stream responder over TCP", "[interop]") {
   ht::test::node_process node("wire-live.js", {"server", std::to_string(message_count), js_seed,
