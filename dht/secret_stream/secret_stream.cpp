@@ -91,7 +91,7 @@ void stream::setup(const noise::handshake_result& hs) {
   } else {
     crypto_secretstream_xchacha20poly1305_init_push(&st_->push, header.data(), hs.tx.data());
   }
-  box_.emplace(hs.hash, initiator_, opts_.fixed_send_counter);
+  box_.emplace(hs.hash, initiator_, opts_.fixed_send_counter, opts_.unordered_replay_window);
 
   push_frame_header(id_header_bytes);
   tx_buf_.insert(tx_buf_.end(), id.begin(), id.end());

@@ -45,6 +45,8 @@ struct options {
   /// Tests and interop vectors only: use this secretstream header instead of
   /// a random one (a repeated header with the same key breaks confidentiality).
   std::optional<std::array<uint8_t, 24>> fixed_header;
+  /// Replay window for unordered datagrams (see unordered.hpp); 0 = off.
+  size_t unordered_replay_window = unordered_box::default_replay_window;
   /// Tests and interop vectors only: start the unordered-message counter here.
   std::optional<std::array<uint8_t, 8>> fixed_send_counter;
 };
@@ -88,8 +90,9 @@ public:
   /// Unordered messages (UDX datagrams), secretbox-sealed as secret-stream's
   /// send()/trySend(): available once is_open().
   bytes box(const uint8_t* data, size_t n);
-  /// Opens a datagram; nullopt if it does not authenticate (secret-stream
-  /// drops those silently, a datagram network can deliver junk).
+  /// Opens a datagram; nullopt if it does not authenticate or is a replay
+  /// (secret-stream drops bad datagrams silently: a datagram network can
+  /// deliver junk, so this is not a stream error).
   std::optional<bytes> unbox(const uint8_t* data, size_t n);
 
   /// True once the handshake is done and our header is queued.
