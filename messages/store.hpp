@@ -32,12 +32,21 @@ struct store_status {
   uint64_t written_lines = 0;    // since start
   uint64_t write_errors = 0;     // failed write attempts since start
   std::string last_error;        // empty when the last attempt succeeded
+  // Added with actors/store (additive):
+  bool failing = false;          // inside a write-error episode
+  uint64_t withheld_replies = 0; // append replies not yet delivered
+  uint64_t write_calls = 0;      // write(2)/writev(2) calls since start
+  uint64_t fsyncs = 0;           // file fsyncs since start
+  uint64_t rotations = 0;        // size rotations since start
+  uint64_t reopened_files = 0;   // files found removed/replaced and reopened
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_status& x) {
   return f(caf::meta::type_name("store_status"), x.buffered_bytes,
-           x.written_lines, x.write_errors, x.last_error);
+           x.written_lines, x.write_errors, x.last_error, x.failing,
+           x.withheld_replies, x.write_calls, x.fsyncs, x.rotations,
+           x.reopened_files);
 }
 
 using store_actor = caf::typed_actor<
@@ -66,6 +75,12 @@ struct store_config {
   uint64_t rotate_bytes = 256ull << 20;   // 0: never rotate
   uint32_t rotate_keep = 5;               // <hex>.log.1 .. .log.<keep>
   uint64_t memory_cap_bytes = 256ull << 20;
+  // Added with actors/store (additive):
+  uint64_t flush_bytes = 1ull << 20;  // write at once when a file buffers this much
+  caf::timespan retry_min = std::chrono::milliseconds(100); // write-error backoff
+  caf::timespan retry_max = std::chrono::seconds(5);
+  caf::timespan close_idle_after = std::chrono::seconds(10); // frees idle fds
+  bool detached = false; // own thread (production: file I/O blocks); tests: false
 };
 
 } // namespace ht

@@ -1,0 +1,365 @@
+// The file-writer actor: a thin owner of client_log objects, timers and
+// response promises. Framing, rotation and recovery rules live in the plain
+// classes (client_log.hpp, tail_recovery.hpp); this file decides *when* to
+// write, sync, retry and reply.
+#include "actors/store/store.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/store/client_log.hpp"
+#include "actors/store/log_paths.hpp"
+#include "actors/store/tail_recovery.hpp"
+
+namespace ht {
+
+namespace {
+
+using store::client_log;
+using store::io_status;
+
+// Timers the store sends itself.
+enum class timer : uint8_t { write = 1, sync = 2 };
+
+using store_impl_actor = store_actor::extend<caf::reacts_to<tick_atom, uint8_t>>;
+
+std::string describe(const io_status& st) {
+  return std::string{"cannot "} + st.op + " " + st.path + ": " + std::strerror(st.err);
+}
+
+class store_impl : public store_impl_actor::base {
+public:
+  store_impl(caf::actor_config& ac, store_config cfg,
+             std::shared_ptr<store::file_system> fs)
+    : store_impl_actor::base(ac), cfg_(std::move(cfg)), fs_(std::move(fs)) {
+    policy_.folder = cfg_.folder.empty() ? "." : cfg_.folder;
+    policy_.rotate_bytes = cfg_.rotate_bytes;
+    policy_.rotate_keep = cfg_.rotate_keep;
+    backoff_ = cfg_.retry_min;
+  }
+
+  const char* name() const override {
+    return "ht.store";
+  }
+
+  behavior_type make_behavior() override {
+    return {
+      [this](append_atom, const std::string& hex,
+             const std::vector<std::string>& lines) -> caf::result<uint64_t> {
+        return on_append(hex, lines);
+      },
+      [this](flush_atom) -> caf::result<bool> {
+        return flush_everything();
+      },
+      [this](recover_atom, const std::string& hex) -> caf::result<recovered_trace> {
+        return on_recover(hex);
+      },
+      [this](status_atom) -> caf::result<store_status> {
+        status_.buffered_bytes = buffered_;
+        status_.withheld_replies = 0;
+        for (auto* e : waiting_)
+          status_.withheld_replies += e->replies.size();
+        status_.failing = failing_;
+        return status_;
+      },
+      [this](tick_atom, uint8_t which) {
+        if (which == static_cast<uint8_t>(timer::write)) {
+          write_timer_armed_ = false;
+          write_pass();
+        } else if (which == static_cast<uint8_t>(timer::sync)) {
+          sync_timer_armed_ = false;
+          sync_pass();
+        }
+      },
+    };
+  }
+
+  void on_exit() override {
+    // Orderly or not, try to get everything accepted onto disk and durable.
+    write_pass();
+    sync_all();
+    deliver_replies(/*final=*/true);
+    if (buffered_ > 0)
+      std::cerr << "hypertrace-logger store: exiting with " << buffered_
+                << " bytes not written: " << status_.last_error << std::endl;
+    clients_.clear(); // closes every file
+  }
+
+private:
+  struct pending_reply {
+    uint64_t end; // stream offset just past the request's last line
+    caf::typed_response_promise<uint64_t> rp;
+  };
+
+  struct client_entry {
+    client_entry(store::file_system& fs, const store::log_policy& p, std::string hex)
+      : log(fs, p, std::move(hex)) {
+    }
+    client_log log;
+    std::deque<pending_reply> replies;
+    bool in_pending = false;  // listed in pending_ (unwritten bytes)
+    bool in_waiting = false;  // listed in waiting_ (undelivered replies)
+    caf::actor_clock::time_point last_write{};
+  };
+
+  caf::result<uint64_t> on_append(const std::string& hex,
+                                  const std::vector<std::string>& lines) {
+    if (!store::is_client_key_hex(hex))
+      return caf::make_error(caf::sec::invalid_argument,
+                             store::describe_bad_client_key(hex));
+    // All or nothing: one bad line rejects the request, so a session never
+    // has to guess which of its lines were taken.
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const auto& l = lines[i];
+      if (l.empty() || std::memchr(l.data(), '\n', l.size()) != nullptr)
+        return caf::make_error(caf::sec::invalid_argument,
+                               "line " + std::to_string(i)
+                                 + (l.empty() ? " is empty" : " contains a newline"));
+    }
+    auto& e = entry(hex);
+    uint64_t before = e.log.buffered();
+    uint64_t end = e.log.accepted();
+    for (const auto& l : lines)
+      end = e.log.append(l.data(), l.size());
+    buffered_ += e.log.buffered() - before;
+    if (e.log.committed() >= end && buffered_ <= cfg_.memory_cap_bytes && e.replies.empty())
+      return buffered_; // nothing to write (no lines): answer at once
+    auto rp = make_response_promise<uint64_t>();
+    e.replies.push_back(pending_reply{end, rp});
+    if (!e.in_waiting) {
+      e.in_waiting = true;
+      waiting_.push_back(&e);
+    }
+    if (e.log.has_pending() && !e.in_pending) {
+      e.in_pending = true;
+      pending_.push_back(&e);
+    }
+    if (!failing_ && e.log.buffered() >= cfg_.flush_bytes)
+      write_pass();
+    else
+      arm_write_timer();
+    return rp;
+  }
+
+  bool flush_everything() {
+    write_pass();
+    bool ok = sync_all();
+    return ok && pending_.empty() && !failing_;
+  }
+
+  caf::result<recovered_trace> on_recover(const std::string& hex) {
+    if (!store::is_client_key_hex(hex))
+      return caf::make_error(caf::sec::invalid_argument,
+                             store::describe_bad_client_key(hex));
+    // Lines accepted but not yet written are newer than anything on disk.
+    if (auto i = clients_.find(hex); i != clients_.end())
+      if (auto t = store::last_trace_in(i->second->log.unwritten_lines()))
+        return *t;
+    auto r = store::recover_client(*fs_, policy_.folder, hex, policy_.rotate_keep);
+    if (r.err != 0)
+      return caf::make_error(caf::sec::runtime_error,
+                             "cannot read " + r.failed_path + ": "
+                               + std::strerror(r.err));
+    return r.trace;
+  }
+
+  client_entry& entry(const std::string& hex) {
+    auto i = clients_.find(hex);
+    if (i == clients_.end())
+      i = clients_.emplace(hex, std::make_unique<client_entry>(*fs_, policy_, hex)).first;
+    return *i->second;
+  }
+
+  // Writes every file with unwritten lines; replies for what got written.
+  void write_pass() {
+    io_status first_error;
+    bool failed = false;
+    std::vector<client_entry*> written;
+    auto now = clock().now();
+    for (size_t i = 0; i < pending_.size();) {
+      auto* e = pending_[i];
+      auto before_buffered = e->log.buffered();
+      auto before_committed = e->log.committed();
+      auto before_lines = e->log.committed_lines();
+      auto before_calls = e->log.write_calls();
+      auto before_rot = e->log.rotations();
+      auto before_reopen = e->log.reopens();
+      auto st = e->log.write_pending();
+      buffered_ -= before_buffered - e->log.buffered();
+      status_.write_calls += e->log.write_calls() - before_calls;
+      status_.rotations += e->log.rotations() - before_rot;
+      status_.reopened_files += e->log.reopens() - before_reopen;
+      if (e->log.committed() != before_committed) {
+        status_.written_lines += e->log.committed_lines() - before_lines;
+        e->last_write = now;
+        written.push_back(e);
+      }
+      if (!st) {
+        ++status_.write_errors;
+        if (!failed)
+          first_error = st;
+        failed = true;
+      }
+      if (!e->log.has_pending()) {
+        e->in_pending = false;
+        pending_[i] = pending_.back();
+        pending_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    if (failed)
+      on_write_error(first_error);
+    else if (failing_ && pending_.empty())
+      on_write_recovered();
+    if (!written.empty()) {
+      if (cfg_.fsync_interval.count() == 0) {
+        for (auto* e : written)
+          sync_one(*e);
+      }
+      arm_sync_timer();
+    }
+    deliver_replies(false);
+    if (!pending_.empty())
+      arm_write_timer();
+  }
+
+  void on_write_error(const io_status& st) {
+    status_.last_error = describe(st);
+    if (!failing_) {
+      failing_ = true;
+      backoff_ = cfg_.retry_min;
+      // Once per episode: a full disk must not flood the log.
+      std::cerr << "hypertrace-logger store: " << status_.last_error
+                << " (keeping " << buffered_ << " bytes in memory, retrying)"
+                << std::endl;
+    } else {
+      backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
+    }
+  }
+
+  void on_write_recovered() {
+    failing_ = false;
+    backoff_ = cfg_.retry_min;
+    std::cerr << "hypertrace-logger store: writing again after: "
+              << status_.last_error << std::endl;
+    status_.last_error.clear();
+  }
+
+  void deliver_replies(bool final) {
+    // Past the memory cap, written lines are not acknowledged either: the
+    // withheld replies are what stops sessions from reading more.
+    if (buffered_ > cfg_.memory_cap_bytes && !final)
+      return;
+    for (size_t i = 0; i < waiting_.size();) {
+      auto* e = waiting_[i];
+      auto done = e->log.committed();
+      while (!e->replies.empty() && e->replies.front().end <= done) {
+        e->replies.front().rp.deliver(buffered_);
+        e->replies.pop_front();
+      }
+      if (final) {
+        for (auto& r : e->replies)
+          r.rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                       "store stopped before the lines were written: "
+                                         + status_.last_error));
+        e->replies.clear();
+      }
+      if (e->replies.empty()) {
+        e->in_waiting = false;
+        waiting_[i] = waiting_.back();
+        waiting_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  bool sync_one(client_entry& e) {
+    if (!e.log.dirty())
+      return true;
+    auto st = e.log.sync();
+    ++status_.fsyncs;
+    if (!st) {
+      ++status_.write_errors;
+      on_write_error(st);
+      return false;
+    }
+    return true;
+  }
+
+  bool sync_all() {
+    bool ok = true;
+    for (auto& kv : clients_)
+      ok = sync_one(*kv.second) && ok;
+    return ok;
+  }
+
+  void sync_pass() {
+    sync_all();
+    // Close files nobody wrote to for a while: a server with many clients
+    // must not hold a descriptor per client forever.
+    auto now = clock().now();
+    bool any_open = false;
+    for (auto& kv : clients_) {
+      auto& e = *kv.second;
+      if (e.log.is_open() && !e.log.has_pending() && !e.log.dirty()
+          && now - e.last_write >= cfg_.close_idle_after)
+        e.log.close();
+      any_open = any_open || e.log.is_open();
+    }
+    if (any_open)
+      arm_sync_timer();
+  }
+
+  void arm_write_timer() {
+    if (write_timer_armed_)
+      return;
+    write_timer_armed_ = true;
+    auto delay = failing_ ? backoff_ : cfg_.flush_interval;
+    delayed_send(this, delay, tick_atom::value, static_cast<uint8_t>(timer::write));
+  }
+
+  void arm_sync_timer() {
+    if (sync_timer_armed_)
+      return;
+    sync_timer_armed_ = true;
+    auto delay = cfg_.fsync_interval.count() > 0
+                   ? std::min(cfg_.fsync_interval, cfg_.close_idle_after)
+                   : cfg_.close_idle_after;
+    delayed_send(this, delay, tick_atom::value, static_cast<uint8_t>(timer::sync));
+  }
+
+  store_config cfg_;
+  std::shared_ptr<store::file_system> fs_;
+  store::log_policy policy_;
+  std::unordered_map<std::string, std::unique_ptr<client_entry>> clients_;
+  std::vector<client_entry*> pending_; // entries with unwritten bytes
+  std::vector<client_entry*> waiting_; // entries with undelivered replies
+  uint64_t buffered_ = 0;
+  bool failing_ = false;
+  caf::timespan backoff_;
+  bool write_timer_armed_ = false;
+  bool sync_timer_armed_ = false;
+  store_status status_;
+};
+
+} // namespace
+
+store_actor spawn_store(caf::actor_system& sys, store_config cfg,
+                        std::shared_ptr<store::file_system> fs) {
+  if (!fs)
+    fs = store::make_posix_file_system();
+  if (cfg.detached)
+    return caf::actor_cast<store_actor>(
+      sys.spawn<store_impl, caf::detached>(std::move(cfg), std::move(fs)));
+  return caf::actor_cast<store_actor>(sys.spawn<store_impl>(std::move(cfg), std::move(fs)));
+}
+
+} // namespace ht
