@@ -56,6 +56,17 @@ void stream::write(const uint8_t* data, size_t size) {
   unsent_bytes_ += size;
 }
 
+void stream::write(bytes&& b) {
+  if (closed_)
+    throw stream_error("udx: write on a closed stream");
+  if (end_requested_)
+    throw stream_error("udx: write after end");
+  if (b.empty())
+    return;
+  unsent_bytes_ += b.size();
+  write_queue_.push_back(std::move(b));
+}
+
 void stream::end() {
   if (closed_)
     throw stream_error("udx: end on a closed stream");

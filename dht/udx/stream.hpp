@@ -80,10 +80,14 @@ public:
   /// end() or once closed.
   void write(const uint8_t* data, size_t size);
   void write(const bytes& b) { write(b.data(), b.size()); }
+  void write(bytes&& b);
   /// Half-close: the peer reads an end after all written bytes.
   void end();
   /// Abort: tells the peer (DESTROY) and closes at once without error.
   void destroy();
+  /// Closes locally with an error (no packet to the peer), e.g. when the
+  /// owner loses its socket.
+  void fail(const std::string& error) { close(error); }
   /// One unordered, unreliable datagram (MESSAGE). Throws stream_error if
   /// it does not fit one packet or the stream is closed.
   void send_message(const uint8_t* data, size_t size);

@@ -1,0 +1,259 @@
+#include "actors/udx/stream_actor.hpp"
+
+#include <memory>
+#include <optional>
+
+#include <caf/all.hpp>
+
+namespace ht {
+
+namespace {
+
+using std::chrono::duration_cast;
+
+constexpr size_t max_data_event = 1 << 20; // coalesce data up to this
+
+struct stream_state {
+  std::unique_ptr<udx::stream> core;
+  udx_socket_actor socket;
+  udx_endpoint remote;
+  udx_stream_handler_actor handler;
+  uint32_t id = 0;
+  uint64_t high_water = 0;
+  bool paused = false;
+  bool finished = false;       // closed delivered to the handler
+  uint64_t foreign = 0;        // datagrams from other addresses (dropped)
+  udx_backlog_ptr backlog = std::make_shared<udx_backlog>();
+  std::vector<caf::typed_response_promise<uint64_t>> waiting_writes;
+  std::optional<udx::time_point> timer_at;
+  static inline const char* name = "udx_stream";
+};
+
+using stream_ptr = udx_stream_actor::stateful_pointer<stream_state>;
+
+constexpr int64_t linger_done = -1;
+
+void schedule(stream_ptr self, udx::time_point now) {
+  auto& st = self->state;
+  auto next = st.core->next_timeout();
+  if (!next)
+    return;
+  if (st.timer_at && *st.timer_at <= *next)
+    return; // an earlier tick is pending and will reschedule
+  st.timer_at = *next;
+  auto delay = *next > now ? *next - now : udx::duration{0};
+  self->delayed_send(self, delay, tick_atom::value,
+                     static_cast<int64_t>(next->time_since_epoch().count()));
+}
+
+void finish(stream_ptr self) {
+  auto& st = self->state;
+  for (auto& rp : st.waiting_writes)
+    rp.deliver(caf::make_error(caf::sec::runtime_error, "udx: stream closed"));
+  st.waiting_writes.clear();
+  if (st.core->lingering()) {
+    // Keep answering the peer's retransmitted END for a while (2 RTO).
+    auto linger = std::max<udx::duration>(2 * st.core->stats().rto,
+                                          std::chrono::seconds(1));
+    self->delayed_send(self, linger, tick_atom::value, linger_done);
+  } else {
+    self->send(st.socket, udx_unregister_atom::value, st.id);
+    self->quit();
+  }
+}
+
+void deliver_events(stream_ptr self) {
+  auto& st = self->state;
+  if (!st.handler || st.paused || st.finished)
+    return;
+  udx::stream_event ev;
+  bytes pending;
+  auto flush_data = [&] {
+    if (!pending.empty())
+      self->send(st.handler, udx_data_atom::value, st.id, std::move(pending));
+    pending = bytes{};
+  };
+  while (st.core->poll_event(ev)) {
+    switch (ev.kind) {
+      case udx::event_kind::data:
+        if (pending.empty())
+          pending = std::move(ev.payload);
+        else
+          pending.insert(pending.end(), ev.payload.begin(), ev.payload.end());
+        if (pending.size() >= max_data_event)
+          flush_data();
+        break;
+      case udx::event_kind::end:
+        flush_data();
+        self->send(st.handler, udx_end_atom::value, st.id);
+        break;
+      case udx::event_kind::message:
+        self->send(st.handler, udx_msg_atom::value, st.id, std::move(ev.payload));
+        break;
+      case udx::event_kind::closed:
+        flush_data();
+        self->send(st.handler, closed_atom::value, st.id, ev.error);
+        st.finished = true;
+        break;
+    }
+  }
+  flush_data();
+}
+
+// After every input: send what the core wants sent, hand events to the
+// handler, answer writers, re-arm the timer.
+void pump(stream_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  std::vector<bytes> out;
+  bytes pkt;
+  while (st.core->poll_transmit(now, pkt))
+    out.push_back(std::move(pkt));
+  if (!out.empty())
+    self->send(st.socket, udx_send_atom::value, st.remote, std::move(out));
+  bool was_finished = st.finished;
+  deliver_events(self);
+  if (!st.core->closed() && st.core->buffered_bytes() <= st.high_water) {
+    for (auto& rp : st.waiting_writes)
+      rp.deliver(static_cast<uint64_t>(st.core->buffered_bytes()));
+    st.waiting_writes.clear();
+  }
+  if (st.finished && !was_finished)
+    finish(self);
+  else if (!st.core->closed())
+    schedule(self, now);
+}
+
+udx_stream_actor::behavior_type stream_actor(stream_ptr self,
+                                             udx_socket_actor socket,
+                                             udx_stream_options opts) {
+  auto& st = self->state;
+  st.socket = socket;
+  st.remote = opts.remote;
+  st.handler = opts.handler;
+  st.id = opts.local_id;
+  st.high_water = opts.high_water;
+  auto cfg = opts.tuning;
+  cfg.local_id = opts.local_id;
+  cfg.remote_id = opts.remote_id;
+  cfg.ipv6 = opts.remote.family == 6;
+  st.core = std::make_unique<udx::stream>(cfg, self->clock().now());
+  self->request(socket, caf::infinite, udx_register_atom::value, st.id,
+                udx_packet_sink_actor{self}, st.backlog)
+    .then([=](bool ok) {
+      if (!ok && !self->state.core->closed()) {
+        // Another stream owns the id: fail loudly rather than steal traffic.
+        self->state.core->fail("EADDRINUSE");
+        pump(self);
+      }
+    });
+  return {
+    [=](attach_atom, udx_stream_handler_actor h) {
+      self->state.handler = std::move(h);
+      pump(self);
+    },
+    [=](write_atom, bytes& data) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      try {
+        st.core->write(std::move(data));
+      } catch (const udx::stream_error& e) {
+        return caf::make_error(caf::sec::runtime_error, e.what());
+      }
+      pump(self);
+      if (st.core->buffered_bytes() <= st.high_water)
+        return static_cast<uint64_t>(st.core->buffered_bytes());
+      auto rp = self->make_response_promise<uint64_t>();
+      st.waiting_writes.push_back(rp);
+      return rp;
+    },
+    [=](udx_end_atom) {
+      if (!self->state.core->closed())
+        self->state.core->end();
+      pump(self);
+    },
+    [=](udx_destroy_atom) {
+      self->state.core->destroy();
+      pump(self);
+    },
+    [=](udx_msg_atom, const bytes& m) {
+      try {
+        self->state.core->send_message(m.data(), m.size());
+      } catch (const udx::stream_error&) {
+        // Unreliable by contract: an unsendable message is dropped.
+      }
+      pump(self);
+    },
+    [=](pause_atom) { self->state.paused = true; },
+    [=](resume_atom) {
+      self->state.paused = false;
+      pump(self);
+    },
+    [=](udx_stats_atom) {
+      auto s = self->state.core->stats();
+      udx_stream_info info;
+      info.packets_sent = s.packets_sent;
+      info.packets_received = s.packets_received;
+      info.retransmits = s.retransmits;
+      info.rto_fired = s.rto_fired;
+      info.loss_episodes = s.loss_episodes;
+      info.dropped = s.dropped + self->state.foreign;
+      info.cwnd = s.cwnd;
+      info.mtu = s.mtu;
+      info.srtt_us = duration_cast<std::chrono::microseconds>(s.srtt).count();
+      info.buffered = self->state.core->buffered_bytes();
+      return info;
+    },
+    [=](udx_recv_atom, udx_datagrams& batch) {
+      auto& st = self->state;
+      int64_t size = 0;
+      auto now = self->clock().now();
+      for (auto& d : batch) {
+        size += static_cast<int64_t>(d.data.size());
+        // A stream is bound to its peer's address: packets with its id from
+        // anywhere else are forged or stale.
+        if (d.from != st.remote) {
+          ++st.foreign;
+          continue;
+        }
+        st.core->on_datagram(d.data.data(), d.data.size(), now);
+      }
+      st.backlog->bytes.fetch_sub(size, std::memory_order_relaxed);
+      if (!st.finished || st.core->lingering()) {
+        if (st.finished) {
+          // lingering: only re-acks go out
+          std::vector<bytes> out;
+          bytes pkt;
+          while (st.core->poll_transmit(now, pkt))
+            out.push_back(std::move(pkt));
+          if (!out.empty())
+            self->send(st.socket, udx_send_atom::value, st.remote, std::move(out));
+        } else {
+          pump(self);
+        }
+      }
+    },
+    [=](tick_atom, int64_t at) {
+      auto& st = self->state;
+      if (at == linger_done) {
+        self->send(st.socket, udx_unregister_atom::value, st.id);
+        self->quit();
+        return;
+      }
+      if (st.timer_at && st.timer_at->time_since_epoch().count() == at)
+        st.timer_at.reset();
+      if (st.finished)
+        return;
+      st.core->on_timeout(self->clock().now());
+      pump(self);
+    },
+  };
+}
+
+} // namespace
+
+udx_stream_actor spawn_udx_stream(caf::actor_system& sys, udx_socket_actor socket,
+                                  const udx_stream_options& opts) {
+  return sys.spawn(stream_actor, std::move(socket), opts);
+}
+
+} // namespace ht

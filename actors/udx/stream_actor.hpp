@@ -1,0 +1,31 @@
+#pragma once
+// The per-stream actor: drives one sans-IO UDX stream (dht/udx/stream.hpp)
+// with CAF timers, sends through any udx_socket_actor (real or virtual) and
+// reports events to the attached udx_stream_handler_actor.
+#include <cstdint>
+
+#include <caf/actor_system.hpp>
+
+#include "dht/udx/stream.hpp"
+#include "messages/udx.hpp"
+
+namespace ht {
+
+struct udx_stream_options {
+  uint32_t local_id = 0;
+  uint32_t remote_id = 0;
+  udx_endpoint remote;
+  udx::stream_config tuning;      // ids and ipv6 are filled in from above
+  // write replies are withheld while more than this is buffered
+  uint64_t high_water = 4u << 20;
+  // optional: attached from the start
+  udx_stream_handler_actor handler;
+};
+
+/// Spawns the stream actor; it registers its local id with the socket. The
+/// peer must create its side with the ids swapped (UDX has no handshake:
+/// ids travel in the application's own handshake, e.g. HyperDHT's).
+udx_stream_actor spawn_udx_stream(caf::actor_system& sys, udx_socket_actor socket,
+                                  const udx_stream_options& opts);
+
+} // namespace ht

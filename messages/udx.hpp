@@ -1,0 +1,161 @@
+#pragma once
+// UDX over actors (actors/udx/). A *socket* actor owns one UDP socket that
+// carries both UDX stream packets and other datagrams (DHT RPC), split by
+// the UDX header the way udx-native does: datagrams with magic 255 and
+// version 1 whose stream id is registered go to that stream's actor, all
+// others (including UDX-looking ones for unknown ids) to the handler.
+// A *stream* actor drives one sans-IO UDX stream (dht/udx/stream.hpp) with
+// CAF timers and talks to whatever implements udx_socket_actor: the real
+// UDP socket or the deterministic virtual one used by scenario tests.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/bytes.hpp"
+
+namespace ht {
+
+using udx_send_atom = caf::atom_constant<caf::atom("udxsend")>;
+using udx_recv_atom = caf::atom_constant<caf::atom("udxrecv")>;
+using udx_register_atom = caf::atom_constant<caf::atom("udxreg")>;
+using udx_unregister_atom = caf::atom_constant<caf::atom("udxunreg")>;
+using udx_handler_atom = caf::atom_constant<caf::atom("udxhandler")>;
+using udx_address_atom = caf::atom_constant<caf::atom("udxaddr")>;
+using udx_data_atom = caf::atom_constant<caf::atom("udxdata")>;
+using udx_end_atom = caf::atom_constant<caf::atom("udxend")>;
+using udx_destroy_atom = caf::atom_constant<caf::atom("udxdestroy")>;
+using udx_msg_atom = caf::atom_constant<caf::atom("udxmsg")>;
+using udx_stats_atom = caf::atom_constant<caf::atom("udxstats")>;
+
+/// An IPv4 or IPv6 address and port, in binary (no string parsing on the
+/// packet path).
+struct udx_endpoint {
+  uint8_t family = 4;                 // 4 or 6
+  std::array<uint8_t, 16> ip{};       // IPv4 in the first 4 bytes
+  uint16_t port = 0;
+
+  /// Parses "127.0.0.1" or "::1"; throws std::invalid_argument otherwise.
+  static udx_endpoint parse(const std::string& host, uint16_t port);
+  std::string host() const;
+  std::string to_string() const;      // "127.0.0.1:4000", "[::1]:4000"
+  friend bool operator==(const udx_endpoint& a, const udx_endpoint& b) {
+    return a.family == b.family && a.port == b.port && a.ip == b.ip;
+  }
+  friend bool operator!=(const udx_endpoint& a, const udx_endpoint& b) {
+    return !(a == b);
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, udx_endpoint& x) {
+  return f(caf::meta::type_name("udx_endpoint"), x.family, x.ip, x.port);
+}
+
+struct udx_datagram {
+  udx_endpoint from;
+  bytes data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, udx_datagram& x) {
+  return f(caf::meta::type_name("udx_datagram"), x.from, x.data);
+}
+
+using udx_datagrams = std::vector<udx_datagram>;
+
+/// Bytes a socket has handed to a stream actor that it has not processed
+/// yet. The socket drops a stream's packets while this is over its cap, as
+/// a kernel drops on a full receive buffer, so a slow stream actor cannot
+/// make the process hold unbounded memory. Shared in-process only.
+struct udx_backlog {
+  std::atomic<int64_t> bytes{0};
+};
+using udx_backlog_ptr = std::shared_ptr<udx_backlog>;
+
+/// Receives the UDX packets of one registered stream id, in batches.
+using udx_packet_sink_actor =
+  caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_datagrams>>;
+
+/// Receives every other datagram of a socket (the DHT RPC layer).
+using udx_datagram_handler_actor =
+  caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_endpoint, bytes>>;
+
+/// A UDP socket shared by UDX streams and DHT RPC.
+using udx_socket_actor = caf::typed_actor<
+  // Sends datagrams to one destination (sendmmsg batches on Linux).
+  caf::reacts_to<udx_send_atom, udx_endpoint, std::vector<bytes>>,
+  // Routes UDX packets with this stream id to the sink; false if the id is
+  // taken. The backlog counter may be null (no accounting).
+  caf::replies_to<udx_register_atom, uint32_t, udx_packet_sink_actor,
+                  udx_backlog_ptr>::with<bool>,
+  caf::reacts_to<udx_unregister_atom, uint32_t>,
+  // Sets the receiver of non-stream datagrams (replaces the previous one).
+  caf::reacts_to<udx_handler_atom, udx_datagram_handler_actor>,
+  // The bound local address (port resolved when 0 was asked for).
+  caf::replies_to<udx_address_atom>::with<udx_endpoint>>;
+
+/// Counters of one stream, for tests, metrics and the benchmark.
+struct udx_stream_info {
+  uint64_t packets_sent = 0;
+  uint64_t packets_received = 0;
+  uint64_t retransmits = 0;
+  uint64_t rto_fired = 0;
+  uint64_t loss_episodes = 0;
+  uint64_t dropped = 0;
+  uint32_t cwnd = 0;
+  uint32_t mtu = 0;
+  int64_t srtt_us = 0;
+  uint64_t buffered = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, udx_stream_info& x) {
+  return f(caf::meta::type_name("udx_stream_info"), x.packets_sent,
+           x.packets_received, x.retransmits, x.rto_fired, x.loss_episodes,
+           x.dropped, x.cwnd, x.mtu, x.srtt_us, x.buffered);
+}
+
+/// What a stream reports to the handler attached to it. Each event names
+/// the stream by its local id. closed comes exactly once, last: the text is
+/// empty for a clean close (both sides ended, or we destroyed it) and an
+/// errno name otherwise ("ECONNRESET": the peer destroyed it, "ETIMEDOUT":
+/// the peer stopped answering).
+using udx_stream_handler_actor = caf::typed_actor<
+  caf::reacts_to<udx_data_atom, uint32_t, bytes>,
+  caf::reacts_to<udx_end_atom, uint32_t>,
+  caf::reacts_to<udx_msg_atom, uint32_t, bytes>,
+  caf::reacts_to<closed_atom, uint32_t, std::string>>;
+
+/// One UDX stream. Events that happen before attach are held.
+using udx_stream_actor = caf::typed_actor<
+  caf::reacts_to<attach_atom, udx_stream_handler_actor>,
+  // Queues bytes for ordered delivery. The reply (bytes buffered and not
+  // yet acknowledged) is withheld while the stream buffers more than its
+  // high-water mark: writers that wait for it get backpressure. Fails after
+  // end or close.
+  caf::replies_to<write_atom, bytes>::with<uint64_t>,
+  caf::reacts_to<udx_end_atom>,      // half-close after pending writes
+  caf::reacts_to<udx_destroy_atom>,  // abort; the peer sees ECONNRESET
+  caf::reacts_to<udx_msg_atom, bytes>, // one unordered datagram
+  // Stop / restart delivering events; unread data closes the receive window.
+  caf::reacts_to<pause_atom>,
+  caf::reacts_to<resume_atom>,
+  caf::replies_to<udx_stats_atom>::with<udx_stream_info>,
+  // From the socket.
+  caf::reacts_to<udx_recv_atom, udx_datagrams>,
+  // The stream's own timer.
+  caf::reacts_to<tick_atom, int64_t>>;
+
+} // namespace ht
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ht::udx_backlog_ptr)

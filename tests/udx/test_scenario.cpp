@@ -1,0 +1,159 @@
+// Stream actors over virtual sockets on CAF's deterministic test
+// coordinator: the same actors as production, a seeded lossy network.
+#include <catch2/catch.hpp>
+
+#include "actors/udx/stream_actor.hpp"
+#include "actors/udx/virtual_socket.hpp"
+#include "dht/udx/header.hpp"
+#include "recorder.hpp"
+#include "sim_link.hpp"
+#include "support/caf_fixture.hpp"
+
+using namespace ht;
+using namespace ht::udx::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct pair_fixture : ht::test::caf_fixture {
+  std::shared_ptr<virtual_network> net = std::make_shared<virtual_network>(42);
+  udx_endpoint ea = udx_endpoint::parse("10.0.0.1", 1000);
+  udx_endpoint eb = udx_endpoint::parse("10.0.0.2", 2000);
+  udx_socket_actor sa = spawn_virtual_udx_socket(sys, net, ea);
+  udx_socket_actor sb = spawn_virtual_udx_socket(sys, net, eb);
+  record_ptr ra = std::make_shared<stream_record>();
+  record_ptr rb = std::make_shared<stream_record>();
+  udx_stream_actor a, b;
+
+  void open(uint64_t high_water = 4u << 20) {
+    udx_stream_options oa;
+    oa.local_id = 1;
+    oa.remote_id = 2;
+    oa.remote = eb;
+    oa.high_water = high_water;
+    oa.handler = sys.spawn(recorder, ra);
+    udx_stream_options ob = oa;
+    ob.local_id = 2;
+    ob.remote_id = 1;
+    ob.remote = ea;
+    ob.handler = sys.spawn(recorder, rb);
+    a = spawn_udx_stream(sys, sa, oa);
+    b = spawn_udx_stream(sys, sb, ob);
+    run();
+  }
+
+  ~pair_fixture() {
+    caf::anon_send_exit(sa, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(sb, caf::exit_reason::user_shutdown);
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (b)
+      caf::anon_send_exit(b, caf::exit_reason::user_shutdown);
+    run();
+  }
+
+  bool closed(record_ptr r) { return r->with([](stream_record& s) { return s.closed; }); }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: lossy transfer both ways and clean close", "[scenario]") {
+  net->set_link(virtual_link{0.03, 0.02, 0.1, 2ms, 5ms, false});
+  open();
+  auto data = pattern(1 << 20, 1);
+  auto back = pattern(300000, 2);
+  caf::anon_send(a, write_atom::value, data);
+  caf::anon_send(a, udx_end_atom::value);
+  caf::anon_send(b, write_atom::value, back);
+  caf::anon_send(b, udx_end_atom::value);
+  REQUIRE(run_until([&] { return closed(ra) && closed(rb); }, 120s));
+  CHECK(rb->data == data);
+  CHECK(ra->data == back);
+  CHECK(ra->ended);
+  CHECK(rb->ended);
+  CHECK(ra->error == "");
+  CHECK(rb->error == "");
+  CHECK(net->dropped() > 0);
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: write replies are withheld above the high-water mark", "[scenario]") {
+  open(64 * 1024);
+  net->set_link(virtual_link{0, 0, 0, 2ms, 0ms, true}); // link down
+  bool replied = false;
+  auto big = pattern(512 * 1024, 3);
+  caf::actor tester = sys.spawn([&, a = a, big](caf::event_based_actor* me) {
+    me->request(a, caf::infinite, write_atom::value, big).then([&](uint64_t) { replied = true; });
+  });
+  run();
+  advance(500ms);
+  CHECK_FALSE(replied);
+  net->set_link(virtual_link{0, 0, 0, 2ms, 0ms, false});
+  REQUIRE(run_until([&] { return replied; }, 60s));
+  REQUIRE(run_until([&] { return rb->with([](stream_record& s) { return s.data.size(); }) == big.size(); }, 60s));
+  CHECK(rb->data == big);
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: destroy resets the peer; writes after close fail", "[scenario]") {
+  open();
+  caf::anon_send(a, write_atom::value, pattern(5000, 4));
+  REQUIRE(run_until([&] { return rb->with([](stream_record& s) { return s.data.size(); }) == 5000; }));
+  caf::anon_send(b, udx_destroy_atom::value);
+  REQUIRE(run_until([&] { return closed(ra) && closed(rb); }));
+  CHECK(ra->error == "ECONNRESET");
+  CHECK(rb->error == "");
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: non-stream datagrams and unknown ids go to the handler", "[scenario]") {
+  open();
+  auto rec = std::make_shared<stream_record>();
+  caf::anon_send(sb, udx_handler_atom::value,
+                 udx_datagram_handler_actor{sys.spawn(datagram_recorder, rec)});
+  run();
+  bytes rpc{0x13, 1, 2, 3};               // a DHT RPC-looking datagram
+  bytes unknown(udx::header_size, 0);      // UDX header for stream id 77
+  udx::header h;
+  h.stream_id = 77;
+  udx::write_header(h, unknown.data());
+  caf::anon_send(sa, udx_send_atom::value, eb, std::vector<bytes>{rpc, unknown});
+  // a forged packet for stream 2 from an address that is not its peer
+  auto ec = udx_endpoint::parse("10.0.0.3", 3000);
+  auto sc = spawn_virtual_udx_socket(sys, net, ec);
+  h.stream_id = 2;
+  h.type = udx::flag_destroy;
+  bytes forged(udx::header_size);
+  udx::write_header(h, forged.data());
+  caf::anon_send(sc, udx_send_atom::value, eb, std::vector<bytes>{forged});
+  run();
+  advance(10ms);
+  INFO("delivered " << net->delivered() << " dropped " << net->dropped());
+  REQUIRE(rec->datagrams.size() == 2);
+  CHECK(rec->datagrams[0].first == ea);
+  CHECK(rec->datagrams[0].second == rpc);
+  CHECK(rec->datagrams[1].second == unknown);
+  CHECK_FALSE(closed(rb)); // the forged DESTROY had no effect
+  caf::anon_send_exit(sc, caf::exit_reason::user_shutdown);
+  // the stream still works
+  caf::anon_send(a, write_atom::value, pattern(3000, 5));
+  REQUIRE(run_until([&] { return rb->with([](stream_record& s) { return s.data.size(); }) == 3000; }));
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: pause closes the window, resume delivers everything", "[scenario]") {
+  open();
+  caf::anon_send(b, pause_atom::value);
+  auto data = pattern(6 << 20, 6); // more than the 4 MiB receive window
+  caf::anon_send(a, write_atom::value, data);
+  caf::anon_send(a, udx_end_atom::value);
+  run_until([] { return false; }, 5s);
+  CHECK(rb->data.empty());
+  caf::anon_send(b, resume_atom::value);
+  REQUIRE(run_until([&] { return rb->with([](stream_record& s) { return s.ended; }); }, 120s));
+  CHECK(rb->data == data);
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: a dead peer ends the stream with ETIMEDOUT", "[scenario]") {
+  open();
+  net->set_link(virtual_link{0, 0, 0, 2ms, 0ms, true});
+  caf::anon_send(a, write_atom::value, pattern(10000, 7));
+  REQUIRE(run_until([&] { return closed(ra); }, 600s, 100ms));
+  CHECK(ra->error == "ETIMEDOUT");
+}
