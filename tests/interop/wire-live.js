@@ -6,6 +6,8 @@
 //       listens on 127.0.0.1:0, prints "listening <port>", is the responder
 //   node wire-live.js client <count> <ourSeedHex> <theirPublicKeyHex> <port>
 //       connects, is the initiator
+//   node wire-live.js corrupt-client <count> <ourSeedHex> <theirPublicKeyHex> <port>
+//       bad-input exchange, see corrupt() below
 //   node wire-live.js ik-server|ik-client <count> <ourSeedHex> <theirPublicKeyHex>
 //       first runs hyperdht's PEER_HANDSHAKE (NoiseWrap, Noise IK) with the
 //       C++ peer over stdin/stdout lines ("m1 <hex>", "m2 <hex>", standing in
@@ -78,6 +80,37 @@ function run (socket, isInitiator, handshake) {
   })
 }
 
+// Bad input across implementations: we (JS initiator) send 5 good messages,
+// then a frame with a forged body straight onto the socket, then one more
+// good message; the C++ peer must deliver exactly 5 and close. The C++ peer
+// sends 3 good messages then a bit-flipped one: we report what we got.
+function corrupt (port) {
+  const socket = net.connect(port, '127.0.0.1')
+  const s = new NoiseSecretStream(true, socket, { keyPair })
+  let received = 0
+  s.on('data', () => { received++ })
+  const done = (error) => {
+    report({ ok: true, received, bytes: 0, error: String(error && error.message ? error.message : error) })
+    setTimeout(() => process.exit(0), 10)
+  }
+  s.on('error', done)
+  s.on('close', () => done('closed'))
+  s.on('connect', async () => {
+    for (let i = 0; i < 5; i++) {
+      const msg = b4a.allocUnsafe(messageSize(OUR_DIR, i))
+      fillMessage(OUR_DIR, i, msg)
+      s.write(msg)
+    }
+    await s.flush()
+    const forged = b4a.alloc(3 + 40, 0x5a)
+    forged[0] = 40
+    forged[1] = 0
+    forged[2] = 0
+    socket.write(forged)
+    s.write(b4a.from('after the forged frame'))
+  })
+}
+
 // Reads one line from stdin.
 const lines = []
 const waiters = []
@@ -127,7 +160,9 @@ async function ik (isInitiator) {
   }
 }
 
-if (mode === 'ik-server' || mode === 'ik-client') {
+if (mode === 'corrupt-client') {
+  corrupt(Number(portArg))
+} else if (mode === 'ik-server' || mode === 'ik-client') {
   ik(mode === 'ik-client').catch((err) => { report({ ok: false, received: 0, bytes: 0, error: String(err) }); process.exit(1) })
 } else if (mode === 'server') {
   const server = net.createServer((socket) => { server.close(); run(socket, false) })
