@@ -156,6 +156,8 @@ void stream::feed(const uint8_t* data, size_t n) {
         fail(errc::frame_too_large, "handshake frame of " + std::to_string(len_) + " bytes");
       if (!hs_ && !established_ && len_ != id_header_bytes)
         fail(errc::invalid_header, "header frame of " + std::to_string(len_) + " bytes, expected 56");
+      if (established_ && len_ > opts_.max_incoming_message + abytes)
+        fail(errc::frame_too_large, "message frame of " + std::to_string(len_) + " bytes");
     }
     size_t avail = n - off;
     if (partial_.empty() && avail >= len_) {

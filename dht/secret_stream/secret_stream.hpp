@@ -45,6 +45,9 @@ struct options {
   /// Tests and interop vectors only: use this secretstream header instead of
   /// a random one (a repeated header with the same key breaks confidentiality).
   std::optional<std::array<uint8_t, 24>> fixed_header;
+  /// Largest incoming message accepted; a longer frame closes the stream
+  /// from its length prefix alone, before any of it is buffered.
+  size_t max_incoming_message = max_message;
   /// Replay window for unordered datagrams (see unordered.hpp); 0 = off.
   size_t unordered_replay_window = unordered_box::default_replay_window;
   /// Tests and interop vectors only: start the unordered-message counter here.

@@ -195,6 +195,18 @@ TEST_CASE("bad data frames: truncated, short, flipped, replayed, reordered", "[u
     p.b.feed(f.data() + f.size() - 1, 1);
     CHECK(drain(p.b) == std::vector<bytes>{bytes(1000, 7)});
   }
+  SECTION("a frame above the configured limit is refused from its length") {
+    options ob;
+    ob.max_incoming_message = 100;
+    stream a(true, p.ka), b(false, p.kb, std::nullopt, ob);
+    pump(a, b);
+    a.write(bytes(100, 1));
+    b.feed(a.take_transmit());
+    CHECK(drain(b).size() == 1);
+    a.write(bytes(101, 1));
+    bytes f = a.take_transmit();
+    CHECK(stream_error_of([&] { b.feed(f.data(), 3); }) == errc::frame_too_large);
+  }
   SECTION("a frame shorter than the overhead") {
     CHECK(stream_error_of([&] { p.b.feed(bytes{16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}); }) ==
           errc::frame_too_short);
