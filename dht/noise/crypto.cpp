@@ -12,8 +12,9 @@ struct sodium_init_once {
     if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   }
 };
-void ensure_sodium() { static sodium_init_once once; }
 } // namespace
+
+void ensure_sodium() { static sodium_init_once once; }
 
 const char* to_string(errc c) {
   switch (c) {

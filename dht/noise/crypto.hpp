@@ -37,6 +37,10 @@ private:
   errc code_;
 };
 
+/// Initialises libsodium once (thread-safe): CPU-specific implementations and
+/// the random source. Every entry point of the wire layer calls it.
+void ensure_sodium();
+
 /// An Ed25519 key pair in libsodium's layout (secret key = seed || public key).
 struct keypair {
   key32 public_key{};

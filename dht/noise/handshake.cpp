@@ -23,6 +23,7 @@ void make_nonce(uint8_t nonce[12], uint64_t n) {
 handshake::handshake(pattern p, bool initiator, const keypair& static_keypair, const bytes& prologue,
                      const std::optional<key32>& remote_static, options opts)
   : initiator_(initiator), s_(static_keypair), fixed_e_(std::move(opts.ephemeral)) {
+  ensure_sodium();
   const char* name;
   if (p == pattern::IK) {
     name = "Noise_IK_Ed25519_ChaChaPoly_BLAKE2b";

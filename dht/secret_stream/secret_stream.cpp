@@ -77,6 +77,7 @@ void stream::push_frame_header(size_t body_len) {
 }
 
 void stream::setup(const noise::handshake_result& hs) {
+  noise::ensure_sodium();
   keys_ = hs;
   st_ = std::make_unique<state>();
   remote_id_ = noise::stream_id(hs.hash, !initiator_);
