@@ -1,4 +1,4 @@
-// bench_wire [seconds-per-figure]
+// bench_wire [seconds-per-figure [passes]]
 // Encrypt+decrypt throughput of the secret-stream core for 64 B, 512 B and
 // 64 KiB messages, and handshakes per second (hyperdht PEER_HANDSHAKE IK and
 // secret-stream's own XX), next to the same figures for the JS stack
@@ -8,6 +8,7 @@
 // Same work on both sides: one stream writes, its peer parses and decrypts,
 // in memory, no sockets. The C++ side moves bytes in batches of 64 messages,
 // like the JS streams do between event-loop turns.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -104,37 +105,74 @@ nlohmann::json run_js() {
   return nlohmann::json::parse(out, nullptr, false);
 }
 
+
+struct figures {
+  rate tp[3];
+  double ik, xx;
+};
+
+constexpr size_t sizes[3] = {64, 512, 65536};
+
+figures run_cpp() {
+  figures f{};
+  for (int i = 0; i < 3; ++i) f.tp[i] = throughput(sizes[i]);
+  f.ik = ik_handshakes();
+  f.xx = xx_handshakes();
+  return f;
+}
+
+figures from_js(const nlohmann::json& js) {
+  figures f{};
+  if (!js.is_object() || !js.contains("throughput")) return f;
+  for (int i = 0; i < 3; ++i) {
+    const auto& t = js["throughput"][std::to_string(sizes[i])];
+    f.tp[i] = {t["messagesPerSecond"].get<double>(), t["bytesPerSecond"].get<double>()};
+  }
+  f.ik = js.value("ikHandshakesPerSecond", 0.0);
+  f.xx = js.value("xxHandshakesPerSecond", 0.0);
+  return f;
+}
+
+// Best of several passes, per figure: the machine is shared, so a slow pass
+// says more about the neighbours than about the code.
+void keep_best(figures& best, const figures& f) {
+  for (int i = 0; i < 3; ++i) {
+    if (f.tp[i].messages_per_second > best.tp[i].messages_per_second) best.tp[i] = f.tp[i];
+  }
+  best.ik = std::max(best.ik, f.ik);
+  best.xx = std::max(best.xx, f.xx);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1) seconds_per_figure = std::atof(argv[1]);
   if (seconds_per_figure <= 0) seconds_per_figure = 1.0;
+  int passes = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2;
 
-  std::printf("wire bench: %.1f s per figure; JS = @hyperswarm/secret-stream %s\n", seconds_per_figure,
-              "(sodium-native), same machine, same run");
-  nlohmann::json js = run_js();
-  if (js.is_discarded() || js.is_null()) {
-    std::fprintf(stderr, "JS reference failed (is `npm ci` done in tests/interop?)\n");
-    js = nlohmann::json::object();
+  std::printf("wire bench: %.1f s per figure, best of %d interleaved passes per side;\n"
+              "JS = @hyperswarm/secret-stream + hyperdht NoiseWrap (sodium-native), same run\n",
+              seconds_per_figure, passes);
+  figures cpp{}, js{};
+  bool js_ok = true;
+  for (int p = 0; p < passes; ++p) {
+    keep_best(cpp, run_cpp());
+    nlohmann::json j = run_js();
+    if (j.is_discarded() || j.is_null()) js_ok = false;
+    else keep_best(js, from_js(j));
   }
+  if (!js_ok) std::fprintf(stderr, "JS reference failed (is `npm ci` done in tests/interop?)\n");
 
-  std::printf("\n%-28s %14s %14s %14s %8s\n", "figure", "C++", "JS", "unit", "C++/JS");
-  for (size_t size : {size_t{64}, size_t{512}, size_t{65536}}) {
-    rate r = throughput(size);
-    double jm = js.contains("throughput") ? js["throughput"][std::to_string(size)]["messagesPerSecond"].get<double>() : 0;
-    double jb = js.contains("throughput") ? js["throughput"][std::to_string(size)]["bytesPerSecond"].get<double>() : 0;
-    std::string name = "encrypt+decrypt " + std::to_string(size) + " B";
-    std::printf("%-28s %14.0f %14.0f %14s %8.2f\n", name.c_str(), r.messages_per_second, jm, "msg/s",
-                jm > 0 ? r.messages_per_second / jm : 0.0);
-    std::printf("%-28s %14.1f %14.1f %14s %8.2f\n", "", r.bytes_per_second / 1e6, jb / 1e6, "MB/s",
-                jb > 0 ? r.bytes_per_second / jb : 0.0);
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  std::printf("\n%-28s %14s %14s %8s %8s\n", "figure", "C++", "JS", "unit", "C++/JS");
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "encrypt+decrypt " + std::to_string(sizes[i]) + " B";
+    std::printf("%-28s %14.0f %14.0f %8s %8.2f\n", name.c_str(), cpp.tp[i].messages_per_second,
+                js.tp[i].messages_per_second, "msg/s", ratio(cpp.tp[i].messages_per_second, js.tp[i].messages_per_second));
+    std::printf("%-28s %14.1f %14.1f %8s %8.2f\n", "", cpp.tp[i].bytes_per_second / 1e6,
+                js.tp[i].bytes_per_second / 1e6, "MB/s", ratio(cpp.tp[i].bytes_per_second, js.tp[i].bytes_per_second));
   }
-  double ik = ik_handshakes();
-  double jik = js.value("ikHandshakesPerSecond", 0.0);
-  std::printf("%-28s %14.0f %14.0f %14s %8.2f\n", "handshake IK (hyperdht)", ik, jik, "hs/s", jik > 0 ? ik / jik : 0.0);
-  double xx = xx_handshakes();
-  double jxx = js.value("xxHandshakesPerSecond", 0.0);
-  std::printf("%-28s %14.0f %14.0f %14s %8.2f\n", "handshake XX (secret-stream)", xx, jxx, "hs/s",
-              jxx > 0 ? xx / jxx : 0.0);
+  std::printf("%-28s %14.0f %14.0f %8s %8.2f\n", "handshake IK (hyperdht)", cpp.ik, js.ik, "hs/s", ratio(cpp.ik, js.ik));
+  std::printf("%-28s %14.0f %14.0f %8s %8.2f\n", "handshake XX (secret-stream)", cpp.xx, js.xx, "hs/s", ratio(cpp.xx, js.xx));
   return 0;
 }
