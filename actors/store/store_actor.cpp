@@ -140,7 +140,7 @@ private:
       e.in_pending = true;
       pending_.push_back(&e);
     }
-    if (!failing_ && e.log.buffered() >= cfg_.flush_bytes)
+    if (!write_failed_ && e.log.buffered() >= cfg_.flush_bytes)
       write_pass();
     else
       arm_write_timer();
@@ -180,7 +180,7 @@ private:
   void write_pass() {
     io_status first_error;
     bool failed = false;
-    std::vector<client_entry*> written;
+    bool wrote = false;
     auto now = clock().now();
     for (size_t i = 0; i < pending_.size();) {
       auto* e = pending_[i];
@@ -198,7 +198,7 @@ private:
       if (e->log.committed() != before_committed) {
         status_.written_lines += e->log.committed_lines() - before_lines;
         e->last_write = now;
-        written.push_back(e);
+        wrote = true;
       }
       if (!st) {
         ++status_.write_errors;
@@ -214,17 +214,16 @@ private:
         ++i;
       }
     }
-    if (failed)
-      on_write_error(first_error);
-    else if (failing_ && pending_.empty())
-      on_write_recovered();
-    if (!written.empty()) {
-      if (cfg_.fsync_interval.count() == 0) {
-        for (auto* e : written)
-          sync_one(*e);
-      }
+    if (wrote) {
+      if (cfg_.fsync_interval.count() == 0)
+        sync_all(); // the policy: durable before acknowledged
       arm_sync_timer();
     }
+    write_failed_ = failed;
+    if (failed)
+      on_write_error(first_error);
+    else
+      maybe_recovered();
     deliver_replies(false);
     if (!pending_.empty())
       arm_write_timer();
@@ -244,6 +243,14 @@ private:
     }
   }
 
+  // An episode ends when nothing is left to write and the last fsyncs
+  // succeeded; ending it on a good write alone would flap while a disk
+  // accepts writes but fails fsync.
+  void maybe_recovered() {
+    if (failing_ && pending_.empty() && !sync_failed_)
+      on_write_recovered();
+  }
+
   void on_write_recovered() {
     failing_ = false;
     backoff_ = cfg_.retry_min;
@@ -257,9 +264,12 @@ private:
     // withheld replies are what stops sessions from reading more.
     if (buffered_ > cfg_.memory_cap_bytes && !final)
       return;
+    bool sync_first = cfg_.fsync_interval.count() == 0 && !final;
     for (size_t i = 0; i < waiting_.size();) {
       auto* e = waiting_[i];
-      auto done = e->log.committed();
+      // With fsync on every write, a file whose fsync failed is not
+      // acknowledged until a later fsync succeeds.
+      auto done = sync_first && e->log.dirty() ? uint64_t{0} : e->log.committed();
       while (!e->replies.empty() && e->replies.front().end <= done) {
         e->replies.front().rp.deliver(buffered_);
         e->replies.pop_front();
@@ -288,6 +298,7 @@ private:
     ++status_.fsyncs;
     if (!st) {
       ++status_.write_errors;
+      sync_failed_ = true;
       on_write_error(st);
       return false;
     }
@@ -295,6 +306,7 @@ private:
   }
 
   bool sync_all() {
+    sync_failed_ = false;
     bool ok = true;
     for (auto& kv : clients_)
       ok = sync_one(*kv.second) && ok;
@@ -303,16 +315,25 @@ private:
 
   void sync_pass() {
     sync_all();
+    maybe_recovered();
+    deliver_replies(false);
     // Close files nobody wrote to for a while: a server with many clients
     // must not hold a descriptor per client forever.
     auto now = clock().now();
     bool any_open = false;
-    for (auto& kv : clients_) {
-      auto& e = *kv.second;
+    for (auto i = clients_.begin(); i != clients_.end();) {
+      auto& e = *i->second;
       if (e.log.is_open() && !e.log.has_pending() && !e.log.dirty()
           && now - e.last_write >= cfg_.close_idle_after)
         e.log.close();
-      any_open = any_open || e.log.is_open();
+      // A closed, empty entry is forgotten: clients come and go.
+      if (!e.log.is_open() && !e.in_pending && !e.in_waiting && e.log.buffered() == 0
+          && !e.log.dirty()) {
+        i = clients_.erase(i);
+        continue;
+      }
+      any_open = any_open || e.log.is_open(); // dirty ones included: retried
+      ++i;
     }
     if (any_open)
       arm_sync_timer();
@@ -322,7 +343,9 @@ private:
     if (write_timer_armed_)
       return;
     write_timer_armed_ = true;
-    auto delay = failing_ ? backoff_ : cfg_.flush_interval;
+    // Failed writes retry on the backoff; a failing fsync alone (retried on
+    // the sync timer) does not slow down writing.
+    auto delay = write_failed_ ? backoff_ : cfg_.flush_interval;
     delayed_send(this, delay, tick_atom::value, static_cast<uint8_t>(timer::write));
   }
 
@@ -344,6 +367,8 @@ private:
   std::vector<client_entry*> waiting_; // entries with undelivered replies
   uint64_t buffered_ = 0;
   bool failing_ = false;
+  bool sync_failed_ = false; // the last fsync attempt of some file failed
+  bool write_failed_ = false; // the last write pass had a failure
   caf::timespan backoff_;
   bool write_timer_armed_ = false;
   bool sync_timer_armed_ = false;

@@ -47,6 +47,11 @@ struct cerr_capture {
   }
 };
 
+// CAF 0.17.6 dereferences a null argument tuple when a function actor is
+// spawned without arguments (UBSan: reference binding to null pointer in
+// init_fun_factory.hpp); one dummy argument avoids it.
+constexpr int no_args_workaround = 0;
+
 struct store_fixture : ht::test::caf_fixture {
   temp_dir dir;
   std::shared_ptr<faulty_file_system> fs = std::make_shared<faulty_file_system>();
@@ -86,11 +91,13 @@ struct store_fixture : ht::test::caf_fixture {
   template <class T, class... Ts>
   std::shared_ptr<outcome<T>> ask(const ht::store_actor& store, Ts... xs) {
     auto out = std::make_shared<outcome<T>>();
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(store, caf::infinite, xs...)
-        .then([=](T& v) { out->value = std::move(v); out->done = true; },
-              [=](caf::error& e) { out->err = std::move(e); out->done = true; });
-    });
+    sys.spawn(
+      [=](caf::event_based_actor* self, int) {
+        self->request(store, caf::infinite, xs...)
+          .then([=](T& v) { out->value = std::move(v); out->done = true; },
+                [=](caf::error& e) { out->err = std::move(e); out->done = true; });
+      },
+      no_args_workaround);
     run();
     return out;
   }
@@ -100,12 +107,14 @@ struct store_fixture : ht::test::caf_fixture {
                                              const std::string& hex,
                                              std::vector<std::vector<std::string>> batches) {
     auto out = std::make_shared<append_log>();
-    sys.spawn([=](caf::event_based_actor* self) {
-      for (auto& b : batches)
-        self->request(store, caf::infinite, ht::append_atom::value, hex, b)
-          .then([=](uint64_t v) { out->values.push_back(v); },
-                [=](caf::error& e) { out->errors.push_back(std::move(e)); });
-    });
+    sys.spawn(
+      [=](caf::event_based_actor* self, int) {
+        for (auto& b : batches)
+          self->request(store, caf::infinite, ht::append_atom::value, hex, b)
+            .then([=](uint64_t v) { out->values.push_back(v); },
+                  [=](caf::error& e) { out->errors.push_back(std::move(e)); });
+      },
+      no_args_workaround);
     run();
     return out;
   }

@@ -402,3 +402,48 @@ TEST_CASE("store: idle files are closed and reopened on demand", "[scenario]") {
   CHECK(read_file(f.path()) == expected_traces(0, 2));
   f.stop(store);
 }
+
+TEST_CASE("store: fsync failures are an episode too, retried on the sync timer", "[scenario]") {
+  store_fixture f;
+  cerr_capture cap;
+  f.cfg.fsync_interval = 1s;
+  auto store = f.spawn();
+  f.fs->fail_fsyncs(EIO);
+  auto r = f.append_traces(store, 0, 3);
+  f.advance(f.cfg.flush_interval);
+  CHECK(r->values.size() == 3); // written; fsync is due later
+  f.advance_steps(3s, 100ms);
+  auto st = f.status(store);
+  CHECK(st.failing);
+  CHECK(st.last_error.find("cannot fsync") != std::string::npos);
+  CHECK(cap.count("retrying)") == 1);
+  // Writes keep working meanwhile, and do not end the episode by themselves.
+  auto r2 = f.append_traces(store, 3, 4);
+  f.advance(f.cfg.flush_interval);
+  CHECK(r2->values.size() == 1);
+  CHECK(f.status(store).failing);
+  CHECK(cap.count("writing again") == 0);
+  f.fs->clear_faults();
+  f.advance_steps(2s, 100ms);
+  st = f.status(store);
+  CHECK_FALSE(st.failing);
+  CHECK(cap.count("writing again") == 1);
+  CHECK(cap.count("retrying)") == 1);
+  f.stop(store);
+}
+
+TEST_CASE("store: with fsync_interval 0 a failed fsync withholds the reply", "[scenario]") {
+  store_fixture f;
+  cerr_capture cap;
+  f.cfg.fsync_interval = caf::timespan{0};
+  f.cfg.close_idle_after = 1s;
+  auto store = f.spawn();
+  f.fs->fail_fsyncs(EIO, 1);
+  auto r = f.append_traces(store, 0, 2);
+  f.advance(f.cfg.flush_interval);
+  CHECK(r->delivered() == 0); // in the file, not yet durable
+  f.advance(1s);               // the sync timer retries
+  CHECK(r->values.size() == 2);
+  CHECK_FALSE(f.status(store).failing);
+  f.stop(store);
+}
