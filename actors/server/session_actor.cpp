@@ -1,0 +1,186 @@
+#include "actors/server/session_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/server/iso_time.hpp"
+
+namespace ht {
+
+namespace {
+
+std::string now_iso() {
+  return iso8601_ms(std::chrono::system_clock::now());
+}
+
+recovered_trace to_recovered(const last_seen_trace& seen) {
+  recovered_trace r;
+  if (seen.session_id && seen.trace_number) {
+    r.found = true;
+    r.session_id = *seen.session_id;
+    r.trace_number = *seen.trace_number;
+  }
+  return r;
+}
+
+last_seen_trace from_recovered(const recovered_trace& r) {
+  last_seen_trace seen;
+  if (r.found) {
+    seen.session_id = r.session_id;
+    seen.trace_number = r.trace_number;
+  }
+  return seen;
+}
+
+void send_batch(session_pointer self);
+
+// Once the connection is closed and the store has every line, the session
+// hands its last-seen state back to the root and exits.
+void finish_if_drained(session_pointer self) {
+  auto& st = self->state;
+  if (!st.conn_closed || st.awaiting_store || !st.pending.empty()
+      || !st.in_flight.empty())
+    return;
+  self->send(st.params.root, drained_atom::value, st.params.client_hex,
+             to_recovered(st.protocol->last_seen()));
+  self->quit();
+}
+
+// Backpressure: stop reading while the store lags by a window's worth.
+void update_flow(session_pointer self) {
+  auto& st = self->state;
+  if (st.conn_closed)
+    return;
+  auto queued = st.pending_bytes + st.in_flight_bytes;
+  if (!st.paused && queued > st.params.window_bytes) {
+    st.paused = true;
+    self->send(st.params.conn, pause_atom::value);
+  } else if (st.paused && queued <= st.params.window_bytes / 2) {
+    st.paused = false;
+    self->send(st.params.conn, resume_atom::value);
+  }
+}
+
+void send_batch(session_pointer self) {
+  auto& st = self->state;
+  if (st.awaiting_store || !st.params.store)
+    return;
+  if (st.in_flight.empty()) {
+    if (st.pending.empty())
+      return;
+    st.in_flight.swap(st.pending);
+    st.in_flight_bytes = st.pending_bytes;
+    st.pending_bytes = 0;
+  }
+  st.awaiting_store = true;
+  auto generation = st.store_generation;
+  self->request(st.params.store, caf::infinite, append_atom::value,
+                st.params.client_hex, st.in_flight)
+    .then(
+      [self](uint64_t) {
+        auto& st = self->state;
+        st.awaiting_store = false;
+        st.in_flight.clear();
+        st.in_flight_bytes = 0;
+        update_flow(self);
+        send_batch(self);
+        finish_if_drained(self);
+      },
+      [self, generation](caf::error& err) {
+        auto& st = self->state;
+        st.awaiting_store = false;
+        if (err == caf::sec::invalid_argument) {
+          // The store refuses this client's file name; it never will accept
+          // it, so there is nothing to retry. Cannot happen for keys from a
+          // transport (64 hex), kept for safety.
+          st.in_flight.clear();
+          st.in_flight_bytes = 0;
+          finish_if_drained(self);
+          return;
+        }
+        // The store died with our batch. Keep it: the root restarts the
+        // store and sends us the new handle; if that already happened,
+        // resend now.
+        if (generation != st.store_generation)
+          send_batch(self);
+      });
+}
+
+void queue_lines(session_pointer self, std::vector<std::string>& lines) {
+  auto& st = self->state;
+  for (auto& line : lines) {
+    st.pending_bytes += line.size() + 1;
+    st.pending.emplace_back(std::move(line));
+  }
+  lines.clear();
+  update_flow(self);
+  send_batch(self);
+}
+
+} // namespace
+
+session_actor::behavior_type session_impl(session_pointer self,
+                                          session_params params) {
+  auto& st = self->state;
+  st.protocol = std::make_unique<session_protocol>(
+    params.client_hex, params.connection_no, from_recovered(params.last_seen),
+    params.limits);
+  st.params = std::move(params);
+  auto handshake = st.protocol->handshake();
+  self->send(st.params.conn, attach_atom::value,
+             caf::actor_cast<connection_handler_actor>(self));
+  self->send(st.params.conn, write_atom::value,
+             bytes(handshake.begin(), handshake.end()));
+  return {
+    [self](opened_atom, connection_id, public_key) {
+      // The handshake is already queued: the connection sends it first.
+    },
+    [self](message_atom, connection_id, bytes& data) {
+      auto& st = self->state;
+      // Once the peer exceeded a limit we only wait for the close.
+      if (st.conn_closed || st.protocol->should_close())
+        return;
+      std::vector<std::string> lines;
+      st.protocol->on_message(
+        std::string_view(reinterpret_cast<const char*>(data.data()), data.size()),
+        now_iso(), lines);
+      if (st.protocol->should_close() && !st.closing) {
+        st.closing = true;
+        self->send(st.params.conn, close_atom::value);
+      }
+      queue_lines(self, lines);
+    },
+    [self](closed_atom, connection_id, std::string& code, std::string& text) {
+      auto& st = self->state;
+      if (st.conn_closed)
+        return;
+      st.conn_closed = true;
+      if (!code.empty()) {
+        std::vector<std::string> lines{
+          st.protocol->socket_error_line(code, text, now_iso())};
+        queue_lines(self, lines);
+      }
+      finish_if_drained(self);
+    },
+    [self](store_atom, store_actor& store) {
+      auto& st = self->state;
+      st.params.store = std::move(store);
+      ++st.store_generation;
+      send_batch(self);
+    },
+    [self](shutdown_atom) {
+      auto& st = self->state;
+      if (!st.conn_closed && !st.closing) {
+        st.closing = true;
+        self->send(st.params.conn, close_atom::value);
+      }
+      // A paused connection holds its close behind unread messages.
+      if (st.paused) {
+        st.paused = false;
+        self->send(st.params.conn, resume_atom::value);
+      }
+    },
+    [self](retry_atom) { send_batch(self); },
+  };
+}
+
+} // namespace ht

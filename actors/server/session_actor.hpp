@@ -1,0 +1,45 @@
+#pragma once
+// The actor behind one client connection: runs session_protocol on its
+// messages and hands the resulting lines to the store in order, one batch
+// in flight, keeping every batch until the store acknowledges it (so a
+// store restart loses nothing acknowledged and nothing accepted).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/server/server.hpp"
+
+namespace ht {
+
+struct session_params {
+  connection_actor conn;
+  std::string client_hex;
+  uint64_t connection_no = 0;
+  recovered_trace last_seen;
+  store_actor store;
+  server_actor root;
+  session_limits limits;
+  uint64_t window_bytes = 4u << 20;
+};
+
+struct session_state {
+  std::unique_ptr<session_protocol> protocol;
+  session_params params;
+  std::vector<std::string> pending;   // lines not yet sent to the store
+  uint64_t pending_bytes = 0;
+  std::vector<std::string> in_flight; // the batch the store has not acked
+  uint64_t in_flight_bytes = 0;
+  bool awaiting_store = false;
+  uint64_t store_generation = 0;      // bumped on every new store handle
+  bool paused = false;
+  bool conn_closed = false;
+  bool closing = false;               // we asked the connection to close
+  static inline const char* name = "session";
+};
+
+using session_pointer = session_actor::stateful_pointer<session_state>;
+
+session_actor::behavior_type session_impl(session_pointer self,
+                                          session_params params);
+
+} // namespace ht

@@ -1,0 +1,358 @@
+#include "actors/server/session_protocol.hpp"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace ht {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+constexpr size_t max_nesting = 128;
+
+/// What one pass of the validating SAX parser learns about a trace without
+/// building a DOM: the fields the session needs, and whether the raw text
+/// can be spliced into the log line as it is.
+struct trace_scan : nlohmann::json_sax<nlohmann::json> {
+  enum class kind { none, string, integer, other };
+
+  // Top-level fields (the last occurrence wins, as in JSON.parse).
+  kind session_kind = kind::none;
+  std::string session_id;
+  kind number_kind = kind::none;
+  int64_t trace_number = 0;
+  bool number_negative_or_huge = false;
+  kind username_kind = kind::none;
+  std::string username;
+  kind alias_kind = kind::none;
+  std::string alias;
+  bool has_reserved_key = false; // "time" or "userId": rebuild the line
+  bool top_is_object = false;
+  bool too_deep = false;
+  std::string error;
+
+  // Parser position.
+  size_t depth = 0;
+  std::string key_at_1;  // last key seen at depth 1
+  std::string key_at_2;  // last key seen at depth 2
+  bool in_props = false; // inside the top-level "props" object
+
+  void value(kind k, std::string* s, int64_t i, bool huge) {
+    if (depth == 1) {
+      if (key_at_1 == "traceSessionId") {
+        session_kind = k;
+        if (s)
+          session_id = std::move(*s);
+      } else if (key_at_1 == "traceNumber") {
+        number_kind = k;
+        trace_number = i;
+        number_negative_or_huge = huge;
+      }
+    } else if (depth == 2 && in_props) {
+      if (key_at_2 == "username") {
+        username_kind = k;
+        if (s)
+          username = std::move(*s);
+      } else if (key_at_2 == "alias") {
+        alias_kind = k;
+        if (s)
+          alias = std::move(*s);
+      }
+    }
+  }
+
+  bool null() override { value(kind::other, nullptr, 0, false); return true; }
+  bool boolean(bool) override { value(kind::other, nullptr, 0, false); return true; }
+  bool number_integer(number_integer_t v) override {
+    value(kind::integer, nullptr, v, v < 0);
+    return true;
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    bool huge = v > static_cast<uint64_t>(INT64_MAX);
+    value(kind::integer, nullptr, huge ? 0 : static_cast<int64_t>(v), huge);
+    return true;
+  }
+  bool number_float(number_float_t, const string_t&) override {
+    value(kind::other, nullptr, 0, false);
+    return true;
+  }
+  bool string(string_t& v) override { value(kind::string, &v, 0, false); return true; }
+  bool binary(binary_t&) override { value(kind::other, nullptr, 0, false); return true; }
+
+  bool enter(bool is_object) {
+    if (depth == 0)
+      top_is_object = is_object;
+    else
+      value(kind::other, nullptr, 0, false);
+    if (depth == 1 && is_object && key_at_1 == "props")
+      in_props = true;
+    if (++depth > max_nesting) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  }
+  bool leave() {
+    --depth;
+    if (depth == 1)
+      in_props = false;
+    return true;
+  }
+  bool start_object(std::size_t) override { return enter(true); }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(false); }
+  bool end_array() override { return leave(); }
+  bool key(string_t& k) override {
+    if (depth == 1) {
+      if (k == "time" || k == "userId")
+        has_reserved_key = true;
+      key_at_1 = std::move(k);
+    } else if (depth == 2) {
+      key_at_2 = std::move(k);
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
+    error = ex.what();
+    return false;
+  }
+};
+
+std::string json_string(std::string_view s) {
+  // Our own strings and already-validated client strings only; replace any
+  // invalid UTF-8 rather than throw, so a note can always be written.
+  return ordered_json(std::string(s))
+    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string truncate_reason(std::string s) {
+  constexpr size_t max = 200;
+  if (s.size() > max) {
+    s.resize(max);
+    s += "...";
+  }
+  return s;
+}
+
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+} // namespace
+
+std::string make_user_id(std::string_view name, std::string_view client_hex,
+                         size_t max_chars, bool* changed) {
+  std::string out;
+  out.reserve(name.size() + 11);
+  bool altered = false;
+  size_t kept = 0;
+  for (unsigned char c : name) {
+    if (c >= 0x80 || c < 0x20 || c == 0x7f) {
+      altered = true; // non-ASCII (JS removes it too) or a control character
+      continue;
+    }
+    if (kept == max_chars) {
+      altered = true;
+      break;
+    }
+    out.push_back(c == ' ' ? '_' : static_cast<char>(c));
+    ++kept;
+  }
+  if (changed)
+    *changed = altered;
+  out += "___";
+  out.append(client_hex.substr(0, 8));
+  return out;
+}
+
+session_protocol::session_protocol(std::string client_hex, uint64_t connection_no,
+                                   last_seen_trace last_seen,
+                                   session_limits limits)
+  : client_hex_(std::move(client_hex)),
+    generated_user_id_("User-" + std::to_string(connection_no)),
+    last_seen_(std::move(last_seen)),
+    limits_(limits) {
+}
+
+std::string session_protocol::handshake() const {
+  std::string out = "{\"lastSeenTraceSessionId\":";
+  out += last_seen_.session_id ? json_string(*last_seen_.session_id) : "null";
+  out += ",\"lastSeenTraceNumber\":";
+  out += last_seen_.trace_number ? std::to_string(*last_seen_.trace_number)
+                                 : "null";
+  out += '}';
+  return out;
+}
+
+std::string session_protocol::note_line(std::string_view note,
+                                        const std::string& now_iso) {
+  std::string out = "{\"time\":\"";
+  out += now_iso;
+  out += "\",\"note\":";
+  out += json_string(note);
+  out += '}';
+  return out;
+}
+
+std::string session_protocol::socket_error_line(const std::string& code,
+                                                const std::string& message,
+                                                const std::string& now_iso) const {
+  return note_line("Socket error. code=" + code + " message=" + message, now_iso);
+}
+
+void session_protocol::reject(std::string reason, const std::string& now_iso,
+                              std::vector<std::string>& out) {
+  ++bad_messages_;
+  out.push_back(note_line("Malformed message: " + truncate_reason(std::move(reason)),
+                          now_iso));
+  if (++bad_in_row_ >= limits_.max_bad_messages_in_row && !close_reason_) {
+    close_reason_ = std::to_string(bad_in_row_)
+                    + " malformed messages in a row; closing the connection";
+    out.push_back(note_line(*close_reason_, now_iso));
+  }
+}
+
+void session_protocol::note_once(const std::string& reason,
+                                 const std::string& now_iso,
+                                 std::vector<std::string>& out) {
+  for (auto& r : noted_)
+    if (r == reason)
+      return;
+  noted_.push_back(reason);
+  out.push_back(note_line(reason, now_iso));
+}
+
+void session_protocol::on_message(std::string_view message,
+                                  const std::string& now_iso,
+                                  std::vector<std::string>& out) {
+  if (message.size() > limits_.max_message_bytes) {
+    reject("message of " + std::to_string(message.size())
+             + " bytes exceeds the limit of "
+             + std::to_string(limits_.max_message_bytes) + " bytes",
+           now_iso, out);
+    return;
+  }
+  trace_scan scan;
+  bool ok = nlohmann::json::sax_parse(message.begin(), message.end(), &scan,
+                                      nlohmann::json::input_format_t::json, true);
+  if (scan.too_deep) {
+    reject("nested deeper than " + std::to_string(max_nesting) + " levels",
+           now_iso, out);
+    return;
+  }
+  if (!ok) {
+    reject("not JSON (" + scan.error + ")", now_iso, out);
+    return;
+  }
+  if (!scan.top_is_object) {
+    reject("not a JSON object", now_iso, out);
+    return;
+  }
+  if (scan.session_kind != trace_scan::kind::string) {
+    reject(scan.session_kind == trace_scan::kind::none
+             ? "traceSessionId is missing"
+             : "traceSessionId is not a string",
+           now_iso, out);
+    return;
+  }
+  if (scan.session_id.size() > limits_.max_session_id_bytes) {
+    reject("traceSessionId is longer than "
+             + std::to_string(limits_.max_session_id_bytes) + " bytes",
+           now_iso, out);
+    return;
+  }
+  if (scan.number_kind != trace_scan::kind::integer || scan.number_negative_or_huge) {
+    reject(scan.number_kind == trace_scan::kind::none
+             ? "traceNumber is missing"
+             : "traceNumber is not a non-negative integer",
+           now_iso, out);
+    return;
+  }
+  bad_in_row_ = 0;
+
+  // userId: props.username, else props.alias, else User-<n>. JS tests for
+  // truthiness, so an empty string falls through; a non-string is noted.
+  std::string_view name = generated_user_id_;
+  const char* source = nullptr;
+  if (scan.username_kind == trace_scan::kind::string && !scan.username.empty()) {
+    name = scan.username;
+    source = "props.username";
+  } else if (scan.alias_kind == trace_scan::kind::string && !scan.alias.empty()) {
+    name = scan.alias;
+    source = "props.alias";
+  }
+  if (scan.username_kind != trace_scan::kind::none
+      && scan.username_kind != trace_scan::kind::string)
+    note_once("Ignored props.username: not a string", now_iso, out);
+  bool changed = false;
+  auto user_id = make_user_id(name, client_hex_, limits_.max_user_name_chars, &changed);
+  if (changed && source)
+    note_once(std::string("Sanitized ") + source
+                + ": removed non-ASCII or control characters or cut to "
+                + std::to_string(limits_.max_user_name_chars) + " characters",
+              now_iso, out);
+
+  // Session bookkeeping, as the JS server does it, but replays are dropped.
+  bool same_session = last_seen_.session_id == scan.session_id;
+  if (same_session && last_seen_.trace_number
+      && scan.trace_number <= *last_seen_.trace_number) {
+    ++replays_dropped_;
+    return;
+  }
+  if (!same_session)
+    out.push_back(note_line("New session from " + client_hex_
+                              + ". sessionId=" + scan.session_id,
+                            now_iso));
+  else if (last_seen_.trace_number
+           && scan.trace_number != *last_seen_.trace_number + 1)
+    out.push_back(note_line(
+      "Skipped " + std::to_string(scan.trace_number - *last_seen_.trace_number - 1)
+        + " messages! lastSeenTraceNumber="
+        + std::to_string(*last_seen_.trace_number)
+        + " traceNumber=" + std::to_string(scan.trace_number),
+      now_iso));
+  last_seen_.session_id = std::move(scan.session_id);
+  last_seen_.trace_number = scan.trace_number;
+  ++traces_written_;
+
+  // The trace line: "time" and "userId" first, then the trace's own fields
+  // in the order received. The common case splices the client's text after
+  // our two fields: it is valid, single-line JSON already. A message with
+  // raw line breaks, a leading BOM, or its own "time"/"userId" is rebuilt.
+  std::string line = "{\"time\":\"";
+  line += now_iso;
+  line += "\",\"userId\":";
+  line += json_string(user_id);
+  size_t start = 0;
+  while (start < message.size() && is_json_space(message[start]))
+    ++start;
+  bool splice = !scan.has_reserved_key && start < message.size()
+                && message[start] == '{'
+                && message.find_first_of("\r\n", start) == std::string_view::npos;
+  if (splice) {
+    auto rest = message.substr(start + 1);
+    size_t first = 0;
+    while (first < rest.size() && is_json_space(rest[first]))
+      ++first;
+    if (first < rest.size() && rest[first] != '}')
+      line += ',';
+    line.append(rest.data(), rest.size());
+    // Trailing whitespace after the closing brace is harmless but untidy.
+    while (!line.empty() && is_json_space(line.back()))
+      line.pop_back();
+  } else {
+    auto doc = ordered_json::parse(message.begin(), message.end());
+    doc.erase("time");
+    doc.erase("userId");
+    auto body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (body.size() > 2)
+      line += ',';
+    line.append(body, 1, std::string::npos);
+  }
+  out.push_back(std::move(line));
+}
+
+} // namespace ht

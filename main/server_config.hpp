@@ -1,0 +1,48 @@
+#pragma once
+// The server binary's options, through CAF's configuration machinery: every
+// option is a CLI flag (--folder=...) and a key of the optional config file
+// (caf-application.ini, or --config-file=...). --help lists them.
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+
+namespace ht {
+
+struct server_app_config : caf::actor_system_config {
+  std::string folder = "./";
+  std::string keys = "./keys.dat";
+  // Filled by the HyperDHT transport; accepted now so configs stay valid.
+  std::vector<std::string> bootstrap;
+  uint16_t port = 0;
+  std::vector<std::string> allow;
+  // Store and session tuning.
+  caf::timespan flush_interval = std::chrono::milliseconds(50);
+  caf::timespan fsync_interval = std::chrono::seconds(1);
+  size_t rotate_bytes = 256u << 20;
+  size_t rotate_keep = 5;
+  size_t memory_cap = 256u << 20;
+  size_t max_message_bytes = 1u << 20;
+
+  server_app_config() {
+    opt_group{custom_options_, "global"}
+      .add(folder, "folder", "folder for <client key hex>.log files")
+      .add(keys, "keys", "key pair file (JSON, as the JS server writes it)")
+      .add(bootstrap, "bootstrap",
+           "HyperDHT bootstrap nodes host:port (DHT transport; not yet used)")
+      .add(port, "port", "UDP port to bind (DHT transport; not yet used)")
+      .add(allow, "allow",
+           "client public keys (hex) allowed to connect (DHT transport; not yet used)")
+      .add(flush_interval, "flush-interval",
+           "how long the store gathers lines before a write")
+      .add(fsync_interval, "fsync-interval",
+           "fsync at most this often (0s: after every write)")
+      .add(rotate_bytes, "rotate-bytes", "rotate a .log file above this size (0: never)")
+      .add(rotate_keep, "rotate-keep", "rotated files to keep per client")
+      .add(memory_cap, "memory-cap",
+           "bytes the store buffers while it cannot write before sessions stop reading")
+      .add(max_message_bytes, "max-message-bytes", "largest accepted trace message");
+  }
+};
+
+} // namespace ht

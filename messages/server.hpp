@@ -1,0 +1,57 @@
+#pragma once
+// The server role: a supervising root actor that accepts connections from
+// a transport, runs one session actor per connected client key, and owns
+// the store (see actors/server/).
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/atoms.hpp"
+#include "messages/connection.hpp"
+#include "messages/store.hpp"
+
+namespace ht {
+
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+/// Counters of the server, for metrics, tests and benchmarks.
+struct server_status {
+  uint64_t connections = 0;      // accepted since start
+  uint64_t active_sessions = 0;
+  uint64_t session_crashes = 0;
+  uint64_t store_restarts = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, server_status& x) {
+  return f(caf::meta::type_name("server_status"), x.connections,
+           x.active_sessions, x.session_crashes, x.store_restarts);
+}
+
+/// One client's session: the owner of its connection.
+using session_actor = connection_handler_actor::extend<
+  // The store was restarted: resend what the old one did not acknowledge.
+  caf::reacts_to<store_atom, store_actor>,
+  // Close the connection, hand everything received to the store, exit.
+  caf::reacts_to<shutdown_atom>,
+  // The store did not answer; try the batch again.
+  caf::reacts_to<retry_atom>>;
+
+/// The server root.
+using server_actor = acceptor_actor::extend<
+  // Orderly shutdown: stop accepting, drain sessions, flush and fsync the
+  // store; the reply (true when everything reached the disk) comes last.
+  caf::replies_to<shutdown_atom>::with<bool>,
+  // A session hands back the last trace it accepted before it exits.
+  caf::reacts_to<drained_atom, std::string /* client hex */, recovered_trace>,
+  // Internal: try again to start the session waiting for this client.
+  caf::reacts_to<retry_atom, std::string /* client hex */>,
+  caf::replies_to<status_atom>::with<server_status>,
+  // The session currently serving a client (invalid if none): for
+  // diagnostics and fault-injection tests.
+  caf::replies_to<status_atom, std::string /* client hex */>::with<caf::actor>>;
+
+} // namespace ht

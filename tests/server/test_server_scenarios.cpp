@@ -1,0 +1,326 @@
+// The server role end to end inside one process: transport -> session ->
+// store -> file, driven deterministically by CAF's test coordinator.
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+#include <unistd.h>
+
+#include "actors/store/tail_recovery.hpp"
+#include "server/server_fixture.hpp"
+
+using namespace ht;
+using namespace ht::test;
+
+namespace {
+
+const std::string null_handshake
+  = R"({"lastSeenTraceSessionId":null,"lastSeenTraceNumber":null})";
+
+std::string handshake_of(const std::string& session, int64_t n) {
+  return R"({"lastSeenTraceSessionId":")" + session + R"(","lastSeenTraceNumber":)"
+         + std::to_string(n) + "}";
+}
+
+// What the JS client does on a handshake: resend every buffered trace the
+// server has not seen (all of them for another session).
+void replay(server_fixture& f, const server_fixture::client& c,
+            const std::string& session, int64_t total) {
+  REQUIRE_FALSE(c.view->received.empty());
+  auto hs = ordered_json::parse(c.view->received.front());
+  int64_t next = 0;
+  if (hs["lastSeenTraceSessionId"] == session)
+    next = hs["lastSeenTraceNumber"].get<int64_t>() + 1;
+  for (auto n = next; n < total; ++n)
+    f.send(c, make_trace(session, n));
+}
+
+} // namespace
+
+TEST_CASE_METHOD(server_fixture, "a new client gets the null handshake first", "[scenario]") {
+  start_server();
+  auto c = connect(key_of(1));
+  CHECK(c.view->opened);
+  REQUIRE(c.view->received.size() == 1);
+  CHECK(c.view->received[0] == null_handshake);
+}
+
+TEST_CASE_METHOD(server_fixture, "10,000 traces land on disk in order, each once", "[scenario]") {
+  start_server();
+  auto c = connect(key_of(1));
+  for (int i = 0; i < 10000; ++i)
+    send(c, make_trace("s1", i));
+  settle();
+  auto ls = lines(key_of(1));
+  REQUIRE(ls.size() == 10001);
+  CHECK(notes(ls) == std::vector<std::string>{"New session from " + to_hex(key_of(1))
+                                              + ". sessionId=s1"});
+  CHECK(trace_numbers(ls) == iota_numbers(0, 10000));
+  // Every trace line starts with the server's time and userId.
+  for (size_t i = 1; i < ls.size(); ++i) {
+    auto it = ls[i].begin();
+    REQUIRE(it.key() == "time");
+    CHECK((++it).key() == "userId");
+  }
+  CHECK(ls[1]["userId"] == "bench___01010101");
+}
+
+TEST_CASE_METHOD(server_fixture, "new session and gap notes are written", "[scenario]") {
+  start_server();
+  auto c = connect(key_of(2));
+  send(c, make_trace("a", 0));
+  send(c, make_trace("a", 1));
+  send(c, make_trace("a", 5));
+  send(c, make_trace("b", 0));
+  settle();
+  auto hex = to_hex(key_of(2));
+  CHECK(notes(lines(key_of(2)))
+        == std::vector<std::string>{"New session from " + hex + ". sessionId=a",
+                                    "Skipped 3 messages! lastSeenTraceNumber=1 traceNumber=5",
+                                    "New session from " + hex + ". sessionId=b"});
+}
+
+TEST_CASE_METHOD(server_fixture, "a reconnecting client replays without duplicates", "[scenario]") {
+  start_server();
+  auto key = key_of(3);
+  auto c1 = connect(key);
+  for (int i = 0; i < 100; ++i)
+    send(c1, make_trace("s", i));
+  settle();
+  caf::anon_send(c1.conn, close_atom::value);
+  settle();
+  auto c2 = connect(key);
+  REQUIRE(c2.view->received.size() == 1);
+  CHECK(c2.view->received[0] == handshake_of("s", 99));
+  // The JS client resends from its buffer; the server must not write twice
+  // even if the client replays too much.
+  for (int i = 50; i < 150; ++i)
+    send(c2, make_trace("s", i));
+  settle();
+  auto ls = lines(key);
+  CHECK(trace_numbers(ls) == iota_numbers(0, 150));
+  CHECK(notes(ls).size() == 1);
+}
+
+TEST_CASE_METHOD(server_fixture, "a reconnect while the old connection lingers supersedes it", "[scenario]") {
+  start_server();
+  auto key = key_of(4);
+  auto c1 = connect(key);
+  for (int i = 0; i < 10; ++i)
+    send(c1, make_trace("s", i));
+  settle();
+  auto c2 = connect(key); // c1 is never closed by the client
+  REQUIRE(c2.view->received.size() == 1);
+  CHECK(c2.view->received[0] == handshake_of("s", 9));
+  REQUIRE(c1.view->closes.size() == 1); // the server closed the old one
+  replay(*this, c2, "s", 20);
+  settle();
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 20));
+}
+
+TEST_CASE_METHOD(server_fixture, "killed and restarted, the server recovers from its files: nothing lost, nothing twice", "[scenario]") {
+  start_server();
+  auto key = key_of(5);
+  auto c1 = connect(key);
+  for (int i = 0; i < 500; ++i)
+    send(c1, make_trace("s", i));
+  settle();
+  for (int i = 500; i < 700; ++i)
+    send(c1, make_trace("s", i)); // still in flight when the server dies
+  run();
+  kill_server();
+  CHECK(c1.view->closes.size() == 1);
+
+  // The kill may also have cost the file its tail: cut it at a random
+  // point, leaving a partial last line as a crash can.
+  auto raw = raw_lines(key);
+  REQUIRE(raw.size() > 300);
+  std::mt19937 rng(42);
+  auto keep = 200 + rng() % 100;
+  {
+    std::ofstream out(log_path(key), std::ios::trunc);
+    for (size_t i = 0; i < keep; ++i)
+      out << raw[i] << "\n";
+    out << raw[keep].substr(0, raw[keep].size() / 2); // no newline
+  }
+
+  start_server();
+  auto c2 = connect(key);
+  REQUIRE(c2.view->received.size() == 1);
+  CHECK(c2.view->received[0] == handshake_of("s", static_cast<int64_t>(keep) - 2));
+  replay(*this, c2, "s", 1000);
+  settle();
+  // Every line but the torn one parses; the traces are 0..999 exactly once.
+  std::vector<ordered_json> parsed;
+  size_t torn = 0;
+  for (auto& l : raw_lines(key)) {
+    try {
+      parsed.push_back(ordered_json::parse(l));
+    } catch (const nlohmann::json::exception&) {
+      ++torn;
+    }
+  }
+  CHECK(torn == 1);
+  CHECK(trace_numbers(parsed) == iota_numbers(0, 1000));
+}
+
+TEST_CASE_METHOD(server_fixture, "bad input gets a note each and the connection goes on", "[scenario]") {
+  cfg.limits.max_message_bytes = 4096;
+  start_server();
+  auto key = key_of(6);
+  auto c = connect(key);
+  send(c, "not json");
+  send(c, "[1]");
+  send(c, R"({"traceSessionId":"s"})");
+  send(c, R"({"traceSessionId":1,"traceNumber":1})");
+  send(c, "{\"traceSessionId\":\"\xc3\x28\",\"traceNumber\":0}");
+  send(c, make_trace("s", 0, std::string(5000, 'x')));
+  send(c, make_trace("s", 0, "J\xc3\xbcrgen"));
+  send(c, make_trace("s", 1));
+  settle();
+  auto ls = lines(key);
+  auto ns = notes(ls);
+  REQUIRE(ns.size() == 8);
+  for (int i = 0; i < 6; ++i)
+    CHECK(ns[i].rfind("Malformed message: ", 0) == 0);
+  CHECK(ns[6].rfind("Sanitized props.username", 0) == 0);
+  CHECK(ns[7].rfind("New session from", 0) == 0);
+  CHECK(trace_numbers(ls) == std::vector<int64_t>{0, 1});
+  CHECK(c.view->closes.empty());
+}
+
+TEST_CASE_METHOD(server_fixture, "a peer that keeps sending garbage is cut off; others are unaffected", "[scenario]") {
+  cfg.limits.max_bad_messages_in_row = 20;
+  start_server();
+  auto bad = connect(key_of(7));
+  auto good = connect(key_of(8));
+  for (int i = 0; i < 1000; ++i) {
+    send(bad, "garbage " + std::to_string(i));
+    if (i < 100)
+      send(good, make_trace("g", i));
+  }
+  settle();
+  REQUIRE(bad.view->closes.size() == 1);
+  CHECK(notes(lines(key_of(7))).size() == 21);
+  CHECK(trace_numbers(lines(key_of(8))) == iota_numbers(0, 100));
+}
+
+TEST_CASE_METHOD(server_fixture, "socket errors are written as notes", "[scenario]") {
+  start_server();
+  auto key = key_of(9);
+  auto c = connect(key);
+  send(c, make_trace("s", 0));
+  settle();
+  caf::anon_send_exit(c.conn, caf::exit_reason::kill); // the client end dies
+  settle();
+  auto ns = notes(lines(key));
+  REQUIRE(ns.size() == 2);
+  CHECK(ns[1].rfind("Socket error. code=ECONNRESET message=", 0) == 0);
+}
+
+TEST_CASE_METHOD(server_fixture, "a crashed session is cleaned up without affecting others", "[scenario]") {
+  start_server();
+  auto a = connect(key_of(10));
+  auto b = connect(key_of(11));
+  for (int i = 0; i < 50; ++i) {
+    send(a, make_trace("a", i));
+    send(b, make_trace("b", i));
+  }
+  settle();
+  auto session = ask<caf::actor>(status_atom::value, to_hex(key_of(10)));
+  REQUIRE(session);
+  caf::anon_send_exit(session, caf::exit_reason::kill);
+  settle();
+  CHECK(a.view->closes.size() == 1); // its client learns and will reconnect
+  CHECK(status().session_crashes == 1);
+  for (int i = 50; i < 100; ++i)
+    send(b, make_trace("b", i));
+  settle();
+  CHECK(trace_numbers(lines(key_of(11))) == iota_numbers(0, 100));
+  // The crashed client reconnects and continues exactly once.
+  auto a2 = connect(key_of(10));
+  replay(*this, a2, "a", 80);
+  settle();
+  CHECK(trace_numbers(lines(key_of(10))) == iota_numbers(0, 80));
+  auto ns = notes(lines(key_of(10)));
+  REQUIRE(ns.size() == 2);
+  CHECK(ns[1].rfind("Session crashed: ", 0) == 0);
+}
+
+TEST_CASE_METHOD(server_fixture, "a crashed store is restarted and nothing accepted is lost", "[scenario]") {
+  start_server();
+  auto key = key_of(12);
+  auto c = connect(key);
+  for (int i = 0; i < 100; ++i)
+    send(c, make_trace("s", i));
+  settle();
+  for (int i = 100; i < 300; ++i)
+    send(c, make_trace("s", i));
+  run(); // lines in flight to the store, not yet written
+  REQUIRE(stores.size() == 1);
+  caf::anon_send_exit(stores[0], caf::exit_reason::kill);
+  settle();
+  CHECK(stores.size() == 2);
+  CHECK(status().store_restarts == 1);
+  for (int i = 300; i < 400; ++i)
+    send(c, make_trace("s", i));
+  settle();
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 400));
+}
+
+TEST_CASE_METHOD(server_fixture, "the folder removed while running is recreated and nothing is lost", "[scenario]") {
+  start_server();
+  auto key = key_of(13);
+  auto c = connect(key);
+  for (int i = 0; i < 100; ++i)
+    send(c, make_trace("s", i));
+  settle();
+  std::system(("rm -rf '" + dir.path + "'").c_str());
+  for (int i = 100; i < 200; ++i)
+    send(c, make_trace("s", i));
+  settle();
+  // The old lines went with the folder; everything after is there, once.
+  CHECK(trace_numbers(lines(key)) == iota_numbers(100, 200));
+}
+
+TEST_CASE_METHOD(server_fixture, "write errors: data kept, retried, backpressure past the cap, then all written", "[scenario]") {
+  cfg.store.memory_cap_bytes = 64 * 1024;
+  cfg.session_window_bytes = 16 * 1024;
+  start_server();
+  auto key = key_of(14);
+  auto c = connect(key);
+  send(c, make_trace("s", 0));
+  settle();
+  fs->fail_writes(ENOSPC);
+  for (int i = 1; i < 2000; ++i) // ~700 KB: far past the cap
+    send(c, make_trace("s", i));
+  settle();
+  CHECK(trace_numbers(lines(key)) == std::vector<int64_t>{0});
+  fs->clear_faults();
+  for (int i = 0; i < 100; ++i)
+    advance(std::chrono::milliseconds(50));
+  auto ls = lines(key); // parse fails on any corrupt line
+  CHECK(trace_numbers(ls) == iota_numbers(0, 2000));
+}
+
+TEST_CASE_METHOD(server_fixture, "orderly shutdown drains sessions and flushes everything", "[scenario]") {
+  cfg.store.flush_interval = std::chrono::hours(1); // only the shutdown writes
+  cfg.store.fsync_interval = std::chrono::hours(1);
+  start_server();
+  auto key = key_of(15);
+  auto c = connect(key);
+  for (int i = 0; i < 1000; ++i)
+    send(c, make_trace("s", i));
+  run();
+  CHECK(ask<bool>(shutdown_atom::value));
+  CHECK(c.view->closes.size() == 1);
+  CHECK(fs->stats().fsync_calls >= 1);
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 1000));
+  // New connections are refused after shutdown.
+  auto late = connect(key_of(16));
+  CHECK(late.view->received.empty());
+  CHECK(late.view->closes.size() == 1);
+}
