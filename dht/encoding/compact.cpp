@@ -55,6 +55,11 @@ void writer::uint(uint64_t n) {
   }
 }
 
+void writer::sint(int64_t n) {
+  if (n < min_safe_int || n > max_safe_int) throw error(errc::out_of_range, "int " + std::to_string(n));
+  uint(n < 0 ? static_cast<uint64_t>(-n) * 2 - 1 : static_cast<uint64_t>(n) * 2);
+}
+
 void writer::buffer(const uint8_t* p, size_t n) {
   uint(n);
   raw(p, n);
@@ -123,6 +128,11 @@ uint64_t reader::uint() {
   uint64_t n = uint64();
   if (n <= 0xffffffff) throw error(errc::non_minimal, "varint 0xff prefix for " + std::to_string(n));
   return n;
+}
+
+int64_t reader::sint() {
+  uint64_t z = uint();
+  return (z & 1) ? -static_cast<int64_t>((z + 1) / 2) : static_cast<int64_t>(z / 2);
 }
 
 bool reader::boolean() {

@@ -27,6 +27,9 @@ using bytes = std::vector<uint8_t>;
 
 /// The largest integer JS peers can represent exactly (Number.MAX_SAFE_INTEGER).
 constexpr uint64_t max_safe_uint = (uint64_t{1} << 53) - 1;
+/// The range of compact-encoding's zig-zag `int` (twice the magnitude must fit a safe uint).
+constexpr int64_t max_safe_int = (int64_t{1} << 52) - 1;
+constexpr int64_t min_safe_int = -(int64_t{1} << 52);
 /// compact-encoding's array decoder refuses longer arrays.
 constexpr uint64_t max_array_length = 0x100000;
 
@@ -47,6 +50,8 @@ public:
   void uint64(uint64_t n);  // throws out_of_range above max_safe_uint
   /// Varint: <=0xfc in one byte, else 0xfd+u16, 0xfe+u32, 0xff+u64 (LE).
   void uint(uint64_t n);    // throws out_of_range above max_safe_uint
+  /// compact-encoding's `int`: zig-zag (0, -1, 1, -2, ...) then the uint varint.
+  void sint(int64_t n);  // throws out_of_range outside [min_safe_int, max_safe_int]
   void boolean(bool b) { buf_.push_back(b ? 1 : 0); }
   /// Length-prefixed bytes.
   void buffer(const uint8_t* p, size_t n);
@@ -81,6 +86,7 @@ public:
   uint32_t uint32();
   uint64_t uint64();       // rejects values above max_safe_uint
   uint64_t uint();         // minimal varints only, <= max_safe_uint
+  int64_t sint();          // compact-encoding's zig-zag `int`
   bool boolean();          // exactly 0 or 1
   bytes buffer();          // length-prefixed
   std::optional<bytes> optional_buffer();  // length 0 -> nullopt
@@ -113,6 +119,33 @@ public:
 private:
   const uint8_t* p_;
   const uint8_t* end_;
+};
+
+/// The flags word hyperdht and dht-rpc messages start with: a uint whose bit
+/// i says optional field i follows. decode() checks the bits against what the
+/// message defines; whether unknown bits are an error is the message's call
+/// (hyperdht ignores them so that it can add fields, see noise_payload).
+class flags {
+public:
+  flags() = default;
+  explicit flags(uint64_t bits) : bits_(bits) {}
+  flags& set(unsigned bit, bool on = true) {
+    if (on) bits_ |= uint64_t{1} << bit;
+    else bits_ &= ~(uint64_t{1} << bit);
+    return *this;
+  }
+  bool has(unsigned bit) const { return (bits_ >> bit) & 1; }
+  uint64_t bits() const { return bits_; }
+  void encode(writer& w) const { w.uint(bits_); }
+  static flags decode(reader& r, uint64_t known, bool reject_unknown) {
+    flags f(r.uint());
+    if (reject_unknown && (f.bits_ & ~known))
+      throw error(errc::invalid_value, "unknown flag bits " + std::to_string(f.bits_ & ~known));
+    return f;
+  }
+
+private:
+  uint64_t bits_ = 0;
 };
 
 /// Array helpers: write a length then each element with f(writer&, const T&).

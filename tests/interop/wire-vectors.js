@@ -25,6 +25,7 @@ function codecVectors () {
   const out = []
   const add = (codec, value, enc, json = value) => out.push({ codec, value: json, hex: hex(c.encode(enc, value)) })
   for (const n of [0, 1, 0xfc, 0xfd, 0xfe, 0xff, 0x1234, 0xffff, 0x10000, 0xffffffff, 0x100000000, 2 ** 53 - 1]) add('uint', n, c.uint)
+  for (const n of [0, -1, 1, -2, 126, -127, 1000, -70000, 2 ** 52 - 1, -(2 ** 52)]) add('int', n, c.int)
   for (const n of [0, 0x7f, 0xff]) add('uint8', n, c.uint8)
   for (const n of [0, 0x1234, 0xffff]) add('uint16', n, c.uint16)
   for (const n of [0, 0x123456, 0xffffff]) add('uint24', n, c.uint24)

@@ -17,6 +17,7 @@ namespace {
 bytes encode_value(const std::string& codec, const nlohmann::json& v) {
   writer w;
   if (codec == "uint") w.uint(v.get<uint64_t>());
+  else if (codec == "int") w.sint(v.get<int64_t>());
   else if (codec == "uint8") w.uint8(v.get<uint8_t>());
   else if (codec == "uint16") w.uint16(v.get<uint16_t>());
   else if (codec == "uint24") w.uint24(v.get<uint32_t>());
@@ -41,6 +42,7 @@ bytes encode_value(const std::string& codec, const nlohmann::json& v) {
 void check_decode(const std::string& codec, const nlohmann::json& v, const bytes& b) {
   reader r(b);
   if (codec == "uint") CHECK(r.uint() == v.get<uint64_t>());
+  else if (codec == "int") CHECK(r.sint() == v.get<int64_t>());
   else if (codec == "uint8") CHECK(r.uint8() == v.get<uint8_t>());
   else if (codec == "uint16") CHECK(r.uint16() == v.get<uint16_t>());
   else if (codec == "uint24") CHECK(r.uint24() == v.get<uint32_t>());
@@ -144,4 +146,22 @@ TEST_CASE("address strings are parsed strictly", "[unit]") {
   CHECK(ipv6_address::parse("::", 0).host_string() == "0:0:0:0:0:0:0:0");
   CHECK(ipv6_address::parse("1:2:3:4:5:6:7:8", 0).host_string() == "1:2:3:4:5:6:7:8");
   CHECK(ipv4_address::parse("127.0.0.1", 80).host_string() == "127.0.0.1");
+}
+
+TEST_CASE("zig-zag int range and flags words", "[unit]") {
+  CHECK(error_of([] { writer w; w.sint(max_safe_int + 1); }) == errc::out_of_range);
+  CHECK(error_of([] { writer w; w.sint(min_safe_int - 1); }) == errc::out_of_range);
+  writer w;
+  flags().set(0).set(3).encode(w);
+  bytes b = w.take();
+  CHECK(b == bytes{9});
+  reader r(b);
+  flags f = flags::decode(r, 0b1111, true);
+  CHECK(f.has(0));
+  CHECK_FALSE(f.has(1));
+  CHECK(f.has(3));
+  reader r2(b);
+  CHECK(error_of([&] { flags::decode(r2, 0b0111, true); }) == errc::invalid_value);
+  reader r3(b);
+  CHECK(flags::decode(r3, 0b0111, false).bits() == 9);
 }

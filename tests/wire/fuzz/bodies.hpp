@@ -22,7 +22,7 @@ inline void compact(const uint8_t* data, size_t n) {
   uint8_t plan = data[0];
   try {
     for (int i = 0; i < 16 && !r.done(); ++i) {
-      switch ((plan + i * 7) % 12) {
+      switch ((plan + i * 7) % 13) {
         case 0: r.uint(); break;
         case 1: r.uint8(); break;
         case 2: r.uint16(); break;
@@ -32,6 +32,7 @@ inline void compact(const uint8_t* data, size_t n) {
         case 6: r.boolean(); break;
         case 7: r.buffer(); break;
         case 8: r.utf8(); break;
+        case 12: r.sint(); break;
         case 9: enc::read_array<uint64_t>(r, [](enc::reader& r) { return r.uint(); }); break;
         case 10: enc::ipv4_address::decode(r); break;
         case 11: enc::ipv6_address::decode(r); break;
