@@ -18,6 +18,9 @@ constexpr size_t max_sack_ranges = 50;
 constexpr uint32_t ack_every = 2;
 constexpr uint16_t mtu_step = 32; // as libudx
 constexpr int mtu_max_probe_failures = 3;
+// Tail loss probes sent without any delivery in between before only the
+// RTO is left (a lost probe would otherwise cost a whole RTO).
+constexpr uint32_t max_tail_probes = 6;
 
 void take_min(std::optional<time_point>& acc, std::optional<time_point> t) {
   if (t && (!acc || *t < *acc))
@@ -432,7 +435,7 @@ void stream::handle_ack(const header& h, const uint8_t* data, size_t size,
     }
   }
   if (newly > 0) {
-    tlp_used_ = false;
+    tlp_probes_ = 0;
     if (in_recovery_ && seq_diff(snd_una_, recovery_end_) >= 0)
       in_recovery_ = false;
     if (!in_recovery_)
@@ -447,6 +450,12 @@ void stream::handle_ack(const header& h, const uint8_t* data, size_t size,
     }
   }
   if (advanced) {
+    // New data acked: the path works again, so drop the RTO backoff (as
+    // Linux does) instead of waiting for a fresh RTT sample, which a
+    // recovery made only of retransmissions never yields (Karn).
+    if (have_rtt_)
+      rto_ = std::clamp<duration>(srtt_ + std::max<duration>(milliseconds(1), 4 * rttvar_),
+                                  cfg_.min_rto, cfg_.max_rto);
     // RFC 6298 (5.2, 5.3): restart the timer on new acks, stop when idle.
     arm_rto(now, true);
     if (inflight_ > 0)
@@ -613,7 +622,10 @@ void stream::arm_rto(time_point now, bool restart) {
 }
 
 void stream::arm_tlp(time_point now) {
-  if (!have_rtt_ || tlp_used_ || sacked_any_ || in_recovery_) {
+  // Unlike RFC 8985 we keep probing during recovery: with a 1 s minimum
+  // RTO, a lost retransmission with nothing sent after it would otherwise
+  // stall the stream for a whole (backed-off) RTO.
+  if (!have_rtt_ || tlp_probes_ >= max_tail_probes) {
     tlp_deadline_.reset();
     return;
   }
@@ -622,6 +634,7 @@ void stream::arm_tlp(time_point now) {
   if (inflight_ == 1)
     pto += milliseconds(2);
   pto = std::max<duration>(pto, milliseconds(10));
+  pto *= 1 << tlp_probes_; // successive probes back off
   time_point t = now + pto;
   if (rto_deadline_ && t >= *rto_deadline_) {
     tlp_deadline_.reset();
@@ -726,6 +739,8 @@ bool stream::poll_transmit(time_point now, bytes& out) {
     out = encode_packet(seq, *p);
     on_sent(now, out.size());
     arm_rto(now, false);
+    if (!tlp_deadline_)
+      arm_tlp(now);
     return true;
   }
   bool has_work = unsent_bytes_ > 0 || (end_requested_ && !end_packetized_);
@@ -824,9 +839,9 @@ void stream::on_rto(time_point now) {
 
 void stream::on_tail_probe(time_point now) {
   tlp_deadline_.reset();
-  if (tlp_used_ || inflight_ == 0)
+  if (tlp_probes_ >= max_tail_probes || inflight_ == 0)
     return;
-  tlp_used_ = true;
+  ++tlp_probes_;
   ++stats_.tail_probes;
   // RFC 8985 7.3: send new data if the window allows, else resend the
   // newest packet, to draw an ack (and SACKs) that reveal a tail loss.
@@ -834,6 +849,7 @@ void stream::on_tail_probe(time_point now) {
   if (unsent_bytes_ > 0 && send_rwnd_ > 0 && build_new_packet(now, pkt, true)) {
     control_.push_back(std::move(pkt));
     --stats_.packets_sent; // counted again when polled out
+    arm_tlp(now);
     return;
   }
   for (size_t i = outgoing_.size(); i-- > 0;) {
@@ -852,6 +868,7 @@ void stream::on_tail_probe(time_point now) {
       break;
     }
   }
+  arm_tlp(now);
 }
 
 } // namespace ht::udx

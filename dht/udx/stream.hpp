@@ -213,7 +213,7 @@ private:
   std::optional<time_point> reo_deadline_;
   // Tail loss probe
   std::optional<time_point> tlp_deadline_;
-  bool tlp_used_ = false;
+  uint32_t tlp_probes_ = 0;     // since the last delivery
   // zero window probe / keepalive / idle
   std::optional<time_point> zwp_deadline_;
   uint32_t zwp_backoff_ = 0;
