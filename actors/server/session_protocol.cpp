@@ -141,6 +141,13 @@ bool is_json_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+bool has_line_break(std::string_view s) {
+  for (char c : s)
+    if (c == '\n' || c == '\r')
+      return true;
+  return false;
+}
+
 } // namespace
 
 std::string make_user_id(std::string_view name, std::string_view client_hex,
@@ -331,7 +338,7 @@ void session_protocol::on_message(std::string_view message,
     ++start;
   bool splice = !scan.has_reserved_key && start < message.size()
                 && message[start] == '{'
-                && message.find_first_of("\r\n", start) == std::string_view::npos;
+                && !has_line_break(message.substr(start));
   if (splice) {
     auto rest = message.substr(start + 1);
     size_t first = 0;
