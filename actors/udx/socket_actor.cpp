@@ -1,5 +1,6 @@
 #include "actors/udx/socket_actor.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>

@@ -22,6 +22,7 @@ struct stream_state {
   uint64_t high_water = 0;
   bool paused = false;
   bool finished = false;       // closed delivered to the handler
+  bool registered = false;     // the socket routes our id to us
   uint64_t foreign = 0;        // datagrams from other addresses (dropped)
   udx_backlog_ptr backlog = std::make_shared<udx_backlog>();
   std::vector<caf::typed_response_promise<uint64_t>> waiting_writes;
@@ -57,7 +58,8 @@ void finish(stream_ptr self) {
                                           std::chrono::seconds(1));
     self->delayed_send(self, linger, tick_atom::value, linger_done);
   } else {
-    self->send(st.socket, udx_unregister_atom::value, st.id);
+    if (st.registered)
+      self->send(st.socket, udx_unregister_atom::value, st.id);
     self->quit();
   }
 }
@@ -138,9 +140,19 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
   cfg.remote_id = opts.remote_id;
   cfg.ipv6 = opts.remote.family == 6;
   st.core = std::make_unique<udx::stream>(cfg, self->clock().now());
+  // Without its socket a stream can neither send nor hear: close with an
+  // error instead of timing out later.
+  self->monitor(socket);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    if (dm.source == self->state.socket.address() && !self->state.core->closed()) {
+      self->state.core->fail("ECONNABORTED");
+      pump(self);
+    }
+  });
   self->request(socket, caf::infinite, udx_register_atom::value, st.id,
                 udx_packet_sink_actor{self}, st.backlog)
     .then([=](bool ok) {
+      self->state.registered = ok;
       if (!ok && !self->state.core->closed()) {
         // Another stream owns the id: fail loudly rather than steal traffic.
         self->state.core->fail("EADDRINUSE");
@@ -235,7 +247,8 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
     [=](tick_atom, int64_t at) {
       auto& st = self->state;
       if (at == linger_done) {
-        self->send(st.socket, udx_unregister_atom::value, st.id);
+        if (st.registered)
+          self->send(st.socket, udx_unregister_atom::value, st.id);
         self->quit();
         return;
       }

@@ -11,6 +11,9 @@
 //   {cmd:'message', id, hex}            stream.send    {event:'message', id, hex}
 //   {cmd:'datagram', port, hex}         socket.send    {event:'datagram', port, hex}
 //   {cmd:'stats', id}                                  {event:'stats', id, ...}
+//   {cmd:'cpu'}                         CPU used       {event:'cpu', us}
+// Benchmarks pass hash:false to 'stream' (count only) and fast:true to
+// 'send' (one random buffer reused) so that JS spends its time in UDX.
 const UDX = require('udx-native')
 const crypto = require('crypto')
 const readline = require('readline')
@@ -32,8 +35,9 @@ function openStream(cmd) {
   const s = udx.createStream(cmd.id)
   const state = { s, hash: crypto.createHash('sha256'), received: 0 }
   streams.set(cmd.id, state)
+  const hashing = cmd.hash !== false
   s.on('data', (d) => {
-    state.hash.update(d)
+    if (hashing) state.hash.update(d)
     state.received += d.length
   })
   s.on('end', () => {
@@ -54,11 +58,12 @@ function openStream(cmd) {
 async function send(cmd) {
   const { s } = streams.get(cmd.id)
   const hash = crypto.createHash('sha256')
+  const reused = cmd.fast ? crypto.randomBytes(65536) : null
   let left = cmd.bytes
   while (left > 0) {
     const n = Math.min(left, 65536)
-    const chunk = crypto.randomBytes(n)
-    hash.update(chunk)
+    const chunk = reused ? reused.subarray(0, n) : crypto.randomBytes(n)
+    if (!reused) hash.update(chunk)
     left -= n
     if (!s.write(chunk)) await new Promise((resolve) => s.once('drain', resolve))
   }
@@ -80,6 +85,10 @@ rl.on('line', (line) => {
     case 'datagram': return socket.trySend(Buffer.from(cmd.hex, 'hex'), cmd.port, '127.0.0.1')
     case 'stats':
       return out({ event: 'stats', id: cmd.id, rtoCount: st ? st.s.rtoCount : -1, retransmits: st ? st.s.retransmits : -1, mtu: st ? st.s.mtu : -1 })
+    case 'cpu': {
+      const u = process.cpuUsage()
+      return out({ event: 'cpu', us: u.user + u.system })
+    }
     case 'exit':
       process.exit(0)
   }

@@ -237,6 +237,27 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: many concurrent streams on one s
   }
 }
 
+TEST_CASE_METHOD(interop_fixture, "udx interop: a paused reader closes its window to a JS sender", "[interop]") {
+  auto s = open(2006, 1006);
+  caf::anon_send(s, pause_atom::value);
+  const uint64_t size = 16 * MiB; // 4x our receive window
+  js.send({{"cmd", "send"}, {"id", 1006}, {"bytes", size}, {"end", true}});
+  // udx-native honours the window: it cannot get rid of its data...
+  bool finished_early = true;
+  try {
+    js.event("sent", 1006, 1500);
+  } catch (const std::runtime_error&) {
+    finished_early = false;
+  }
+  CHECK_FALSE(finished_early);
+  CHECK(snapshot(2006).received == 0); // ...and we delivered nothing
+  caf::anon_send(s, resume_atom::value);
+  auto sent = js.event("sent", 1006);
+  REQUIRE(wait_ended(2006));
+  CHECK(snapshot(2006).received == size);
+  CHECK(snapshot(2006).digest == sent["sha256"].get<std::string>());
+}
+
 TEST_CASE_METHOD(interop_fixture, "udx interop: one socket shares UDX streams and plain datagrams", "[interop]") {
   caf::anon_send(sock, udx_handler_atom::value,
                  udx_datagram_handler_actor{sys.spawn(datagram_sink, res)});

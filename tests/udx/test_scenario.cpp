@@ -157,3 +157,28 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: a dead peer ends the stream with ETI
   REQUIRE(run_until([&] { return closed(ra); }, 600s, 100ms));
   CHECK(ra->error == "ETIMEDOUT");
 }
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: losing the socket closes the stream with an error", "[scenario]") {
+  open();
+  caf::anon_send_exit(sa, caf::exit_reason::user_shutdown);
+  REQUIRE(run_until([&] { return closed(ra); }));
+  CHECK(ra->error == "ECONNABORTED");
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: a taken stream id fails the second stream", "[scenario]") {
+  open();
+  auto rc = std::make_shared<stream_record>();
+  udx_stream_options o;
+  o.local_id = 1; // a's id on socket sa
+  o.remote_id = 9;
+  o.remote = eb;
+  o.handler = sys.spawn(recorder, rc);
+  auto c = spawn_udx_stream(sys, sa, o);
+  REQUIRE(run_until([&] { return closed(rc); }));
+  CHECK(rc->error == "EADDRINUSE");
+  // the first stream keeps its route and works both ways
+  caf::anon_send(a, write_atom::value, pattern(2000, 9));
+  caf::anon_send(b, write_atom::value, pattern(3000, 10));
+  REQUIRE(run_until([&] { return rb->with([](stream_record& s) { return s.data.size(); }) == 2000; }));
+  REQUIRE(run_until([&] { return ra->with([](stream_record& s) { return s.data.size(); }) == 3000; }));
+}
