@@ -62,12 +62,12 @@ client client::start(caf::actor_system& sys, client_options opts) {
   sh->ingress = intake->ingress.get();
   client c;
   c.root_ = spawn_client_root(sys, sh);
-  intake->root = c.root_.address();
+  intake->root = c.root_.address(); // before the root's first message
   c.shared_ = sh;
   // As the JS client: the trace function first, then the initial props, so
   // nothing traced during start is lost.
   if (o.install_trace_function) {
-    sh->trace_fn_token = set_trace_function([intake](trace_event& ev) {
+    auto token = set_trace_function([intake](trace_event& ev) {
       auto& s = *intake;
       if (s.ingress->closed())
         return;
@@ -85,6 +85,7 @@ client client::start(caf::actor_system& sys, client_options opts) {
       }
       s.ingress->push(std::move(r));
     });
+    intake->trace_fn_token.store(token);
   }
   if (!o.initial_props.is_null())
     sh->ingress->push(props_record(o.initial_props));
@@ -166,7 +167,7 @@ void client::add_trace(manual_trace t) noexcept {
 void client::stop() noexcept {
   if (!shared_)
     return;
-  clear_trace_function(shared_->trace_fn_token);
+  clear_trace_function(shared_->intake->trace_fn_token.load());
   caf::anon_send(root_, stop_atom::value);
 }
 

@@ -24,6 +24,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/client/backoff.hpp"
+#include "actors/client/js_json.hpp"
 #include "actors/client/tracer.hpp"
 #include "messages/client.hpp"
 #include "messages/connection.hpp"

@@ -30,7 +30,7 @@ using root_pointer = client_actor::stateful_pointer<root_state>;
 
 void finish(root_pointer self) {
   auto& sh = *self->state.shared;
-  clear_trace_function(sh.trace_fn_token);
+  clear_trace_function(sh.intake->trace_fn_token.load());
   sh.ingress->close();
   sh.connected.store(false, std::memory_order_release);
   self->quit();
@@ -39,6 +39,9 @@ void finish(root_pointer self) {
 void spawn_worker(root_pointer self, std::string restart_reason) {
   auto& st = self->state;
   st.worker = spawn_client_worker(self->system(), st.shared, std::move(restart_reason));
+  // Monitored, not linked: a worker killed with exit_reason::kill must not
+  // take the root with it. (The worker monitors the root in turn and ends
+  // when the root does.)
   self->monitor(st.worker);
   if (st.started && st.shared->core->current_state() == client_core::state::idle)
     self->send(st.worker, start_atom::value);
@@ -51,6 +54,13 @@ void spawn_worker(root_pointer self, std::string restart_reason) {
 client_actor::behavior_type root_impl(root_pointer self,
                                       std::shared_ptr<client_shared> shared) {
   self->state.shared = std::move(shared);
+  // However the root ends (finished, or killed by the host), tracing into
+  // this client stops.
+  auto intake = self->state.shared->intake;
+  self->attach_functor([intake](const caf::error&) {
+    clear_trace_function(intake->trace_fn_token.load());
+    intake->ingress->close();
+  });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source != st.worker.address())
@@ -115,7 +125,10 @@ client_actor::behavior_type root_impl(root_pointer self,
 
 client_actor spawn_client_root(caf::actor_system& sys,
                                std::shared_ptr<client_shared> shared) {
-  return sys.spawn(root_impl, std::move(shared));
+  // Lazy: the root initializes (and spawns its worker, which reads
+  // intake->root) only on its first message, which the facade sends after
+  // it has set intake->root.
+  return sys.spawn<caf::lazy_init>(root_impl, std::move(shared));
 }
 
 } // namespace ht

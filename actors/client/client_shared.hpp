@@ -24,6 +24,7 @@ struct client_intake {
   std::vector<std::string> ignore_class_names;
   caf::actor_addr root; // set before any push can happen
   std::unique_ptr<trace_ingress> ingress;
+  std::atomic<uint64_t> trace_fn_token{0}; // 0: not installed
 
   bool ignored(std::string_view class_name) const {
     for (auto& n : ignore_class_names)
@@ -40,7 +41,6 @@ struct client_shared {
   trace_ingress* ingress = nullptr;       // intake->ingress
   std::unique_ptr<trace_encoder> encoder; // worker only
   std::unique_ptr<client_core> core;      // worker only
-  uint64_t trace_fn_token = 0;
 
   std::atomic<bool> connected{false};
   mutable std::mutex mtx; // guards the two below

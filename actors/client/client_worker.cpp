@@ -124,6 +124,15 @@ client_worker_actor::behavior_type worker_impl(worker_pointer self,
                                                std::shared_ptr<client_shared> shared,
                                                std::string restart_reason) {
   self->state.shared = std::move(shared);
+  // The worker lives as long as its root: a root killed by the host ends
+  // it too (the root only monitors the worker, so a worker crash cannot
+  // take the root down).
+  if (auto root = caf::actor_cast<caf::actor>(self->state.shared->intake->root))
+    self->monitor(root);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    if (dm.source == self->state.shared->intake->root)
+      self->quit(dm.reason);
+  });
   if (!restart_reason.empty()) {
     self->state.shared->core->on_restart(restart_reason, self->clock().now());
     process(self);
