@@ -312,6 +312,56 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: through a lossy, reordering, dup
   }
 }
 
+TEST_CASE("udx sockets: C++ <-> C++ over real UDP, IPv4 and IPv6", "[interop]") {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  for (std::string host : {"127.0.0.1", "::1"}) {
+    CAPTURE(host);
+    udx_socket_options o;
+    o.host = host;
+    auto sa = spawn_udx_socket(sys, o);
+    auto sb = spawn_udx_socket(sys, o);
+    if (!sa || !sb) {
+      WARN("cannot bind " << host << ": skipping this family");
+      continue;
+    }
+    udx_endpoint ea, eb;
+    caf::scoped_actor self{sys};
+    self->request(*sa, caf::infinite, udx_address_atom::value).receive([&](udx_endpoint e) { ea = e; }, [](caf::error&) {});
+    self->request(*sb, caf::infinite, udx_address_atom::value).receive([&](udx_endpoint e) { eb = e; }, [](caf::error&) {});
+    CHECK(ea.family == (host == "::1" ? 6 : 4));
+    auto res = std::make_shared<results>();
+    auto h = sys.spawn(hashing_handler, res);
+    udx_stream_options oa;
+    oa.local_id = 1;
+    oa.remote_id = 2;
+    oa.remote = eb;
+    oa.handler = h;
+    udx_stream_options ob = oa;
+    ob.local_id = 2;
+    ob.remote_id = 1;
+    ob.remote = ea;
+    auto a = spawn_udx_stream(sys, *sa, oa);
+    auto b = spawn_udx_stream(sys, *sb, ob);
+    auto wa = std::make_shared<write_result>();
+    auto wb = std::make_shared<write_result>();
+    sys.spawn(writer, a, 8 * MiB, true, 1, wa);
+    sys.spawn(writer, b, 3 * MiB, true, 2, wb);
+    REQUIRE(wa->wait());
+    REQUIRE(wb->wait());
+    REQUIRE(res->wait([](results& r) { return r.by_id[1].closed && r.by_id[2].closed; }, 120s));
+    std::lock_guard<std::mutex> g{res->mtx};
+    CHECK(res->by_id[2].digest == wa->digest);
+    CHECK(res->by_id[1].digest == wb->digest);
+    CHECK(res->by_id[1].error == "");
+    CHECK(res->by_id[2].error == "");
+    for (auto x : {caf::actor_cast<caf::actor>(*sa), caf::actor_cast<caf::actor>(*sb),
+                   caf::actor_cast<caf::actor>(a), caf::actor_cast<caf::actor>(b),
+                   caf::actor_cast<caf::actor>(h)})
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+  }
+}
+
 TEST_CASE_METHOD(interop_fixture, "udx interop debug: one direction at 10% loss", "[.debug]") {
   loss_proxy::profile p;
   p.loss = 0.10;
