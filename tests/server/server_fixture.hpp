@@ -17,19 +17,11 @@
 #include "actors/store/store.hpp"
 #include "actors/transport/inprocess.hpp"
 #include "support/caf_fixture.hpp"
+#include "support/temp_dir.hpp"
 
 namespace ht::test {
 
 using ordered_json = nlohmann::ordered_json;
-
-struct temp_folder {
-  std::string path;
-  temp_folder() {
-    char tmpl[] = "/tmp/ht-server-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_folder() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 inline public_key key_of(uint8_t b) {
   public_key k{};
@@ -69,7 +61,7 @@ inline std::string make_trace(const std::string& session, int64_t n,
 }
 
 struct server_fixture : caf_fixture {
-  temp_folder dir;
+  temp_dir dir{"ht-server"};
   inprocess_network_actor net = spawn_inprocess_network(sys);
   public_key server_key = key_of(0xaa);
   server_config cfg;
@@ -79,7 +71,7 @@ struct server_fixture : caf_fixture {
   server_actor server;
 
   server_fixture() {
-    cfg.store.folder = dir.path;
+    cfg.store.folder = dir.path();
     cfg.store.flush_interval = std::chrono::milliseconds(10);
     cfg.store.retry_min = std::chrono::milliseconds(10);
     cfg.store.retry_max = std::chrono::milliseconds(50);
@@ -152,7 +144,7 @@ struct server_fixture : caf_fixture {
   server_status status() { return ask<server_status>(status_atom::value); }
 
   std::string log_path(const public_key& key) {
-    return dir.path + "/" + to_hex(key) + ".log";
+    return dir.path() + "/" + to_hex(key) + ".log";
   }
 
   std::vector<std::string> raw_lines(const public_key& key) {

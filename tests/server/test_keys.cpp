@@ -12,20 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/server/keys.hpp"
+#include "support/temp_dir.hpp"
 #include "support/node_process.hpp"
 
 using namespace ht;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/ht-keys-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
@@ -41,8 +33,8 @@ std::string read_file(const std::string& path) {
 } // namespace
 
 TEST_CASE("a key file is created once with mode 0600 and reused", "[unit]") {
-  temp_dir dir;
-  auto path = dir.path + "/keys.dat";
+  ht::test::temp_dir dir{"ht-keys"};
+  auto path = dir.path() + "/keys.dat";
   bool created = false;
   auto first = load_or_create_key_file(path, &created);
   CHECK(created);
@@ -60,8 +52,8 @@ TEST_CASE("a key file is created once with mode 0600 and reused", "[unit]") {
 }
 
 TEST_CASE("damaged key files are clear errors and stay untouched", "[unit]") {
-  temp_dir dir;
-  auto path = dir.path + "/keys.dat";
+  ht::test::temp_dir dir{"ht-keys"};
+  auto path = dir.path() + "/keys.dat";
   auto good = format_key_file(generate_key_pair());
   auto other = format_key_file(generate_key_pair());
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -90,18 +82,18 @@ TEST_CASE("damaged key files are clear errors and stay untouched", "[unit]") {
 }
 
 TEST_CASE("an unreadable key file is an error, not a new key", "[unit]") {
-  temp_dir dir;
-  auto path = dir.path + "/keys.dat";
+  ht::test::temp_dir dir{"ht-keys"};
+  auto path = dir.path() + "/keys.dat";
   REQUIRE(::mkdir(path.c_str(), 0700) == 0); // a directory cannot be read as a file
   CHECK_THROWS_AS(load_or_create_key_file(path), key_file_error);
 }
 
 TEST_CASE("key files of the JS server and ours are interchangeable", "[interop]") {
-  temp_dir dir;
+  ht::test::temp_dir dir{"ht-keys"};
   // The JS side: hyperdht's DHT.keyPair() written as start-server.js
   // writes keys.dat, then read back and checked with sodium.
-  auto js_path = dir.path + "/js-keys.dat";
-  auto ours_path = dir.path + "/our-keys.dat";
+  auto js_path = dir.path() + "/js-keys.dat";
+  auto ours_path = dir.path() + "/our-keys.dat";
   auto ours = load_or_create_key_file(ours_path);
   test::node_process node("server-keys.js", {js_path, ours_path});
   CHECK(node.read_line() == "written");

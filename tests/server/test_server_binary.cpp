@@ -20,19 +20,11 @@
 #include <unistd.h>
 
 #include "actors/server/keys.hpp"
+#include "support/temp_dir.hpp"
 
 extern char** environ;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/ht-bin-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 /// The server binary with its stdout and stderr captured.
 struct server_process {
@@ -98,12 +90,12 @@ struct server_process {
 
 TEST_CASE("the server starts, prints its key, and exits 0 on SIGTERM and SIGINT", "[scenario]") {
   for (int sig : {SIGTERM, SIGINT}) {
-    temp_dir dir;
-    server_process srv({"--folder=logs"}, dir.path);
+    ht::test::temp_dir dir{"ht-bin"};
+    server_process srv({"--folder=logs"}, dir.path());
     REQUIRE(srv.wait_for("\n"));
     std::smatch m;
     REQUIRE(std::regex_search(srv.output, m, std::regex("server started on ([0-9a-f]{64})\n")));
-    auto kp = ht::load_or_create_key_file(dir.path + "/keys.dat");
+    auto kp = ht::load_or_create_key_file(dir.path() + "/keys.dat");
     CHECK(m[1] == ht::to_hex(kp.public_key_bytes));
     ::kill(srv.pid, sig);
     CHECK(srv.wait_exit() == 0);
@@ -112,10 +104,10 @@ TEST_CASE("the server starts, prints its key, and exits 0 on SIGTERM and SIGINT"
 }
 
 TEST_CASE("the server reuses its key file", "[scenario]") {
-  temp_dir dir;
+  ht::test::temp_dir dir{"ht-bin"};
   std::string first;
   for (int i = 0; i < 2; ++i) {
-    server_process srv({"--keys=my.keys"}, dir.path);
+    server_process srv({"--keys=my.keys"}, dir.path());
     REQUIRE(srv.wait_for("server started on "));
     REQUIRE(srv.wait_for("\n"));
     auto line = srv.output.substr(srv.output.find("server started on "), 82);
@@ -129,27 +121,27 @@ TEST_CASE("the server reuses its key file", "[scenario]") {
 }
 
 TEST_CASE("a damaged key file stops the server with a clear error", "[scenario]") {
-  temp_dir dir;
+  ht::test::temp_dir dir{"ht-bin"};
   const std::string damaged = R"({"publicKey":")" + std::string(64, '0') + "\"}";
-  std::ofstream(dir.path + "/keys.dat") << damaged;
-  server_process srv({}, dir.path);
+  std::ofstream(dir.path() + "/keys.dat") << damaged;
+  server_process srv({}, dir.path());
   CHECK(srv.wait_exit() == 1);
   CHECK(srv.output.find("error: key file ./keys.dat: missing \"secretKey\"") != std::string::npos);
-  std::ifstream in(dir.path + "/keys.dat");
+  std::ifstream in(dir.path() + "/keys.dat");
   std::stringstream ss;
   ss << in.rdbuf();
   CHECK(ss.str() == damaged); // untouched
 }
 
 TEST_CASE("unknown options are rejected and --help lists the options", "[scenario]") {
-  temp_dir dir;
+  ht::test::temp_dir dir{"ht-bin"};
   {
-    server_process srv({"--no-such-option=1"}, dir.path);
+    server_process srv({"--no-such-option=1"}, dir.path());
     CHECK(srv.wait_exit() == 2);
     CHECK(srv.output.find("no-such-option") != std::string::npos);
   }
   {
-    server_process srv({"--help"}, dir.path);
+    server_process srv({"--help"}, dir.path());
     CHECK(srv.wait_exit() == 0);
     for (auto opt : {"--folder", "--keys", "--bootstrap", "--port", "--allow",
                      "--flush-interval", "--fsync-interval", "--rotate-bytes",
@@ -158,16 +150,16 @@ TEST_CASE("unknown options are rejected and --help lists the options", "[scenari
       CHECK(srv.output.find(opt) != std::string::npos);
   }
   struct stat st;
-  CHECK(::stat((dir.path + "/keys.dat").c_str(), &st) != 0); // no side effects
+  CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
 }
 
 TEST_CASE("options come from a config file too", "[scenario]") {
-  temp_dir dir;
-  std::ofstream(dir.path + "/server.ini") << "[global]\nkeys=\"from-ini.dat\"\n";
-  server_process srv({"--config-file=server.ini"}, dir.path);
+  ht::test::temp_dir dir{"ht-bin"};
+  std::ofstream(dir.path() + "/server.ini") << "[global]\nkeys=\"from-ini.dat\"\n";
+  server_process srv({"--config-file=server.ini"}, dir.path());
   REQUIRE(srv.wait_for("server started on "));
   ::kill(srv.pid, SIGTERM);
   CHECK(srv.wait_exit() == 0);
   struct stat st;
-  CHECK(::stat((dir.path + "/from-ini.dat").c_str(), &st) == 0);
+  CHECK(::stat((dir.path() + "/from-ini.dat").c_str(), &st) == 0);
 }

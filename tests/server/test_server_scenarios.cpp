@@ -278,7 +278,7 @@ TEST_CASE_METHOD(server_fixture, "the folder removed while running is recreated 
   for (int i = 0; i < 100; ++i)
     send(c, make_trace("s", i));
   settle();
-  std::system(("rm -rf '" + dir.path + "'").c_str());
+  remove_tree(dir.path());
   for (int i = 100; i < 200; ++i)
     send(c, make_trace("s", i));
   settle();
