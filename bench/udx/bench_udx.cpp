@@ -70,7 +70,10 @@ caf::behavior bulk_writer(caf::event_based_actor* self, udx_stream_actor s,
   for (auto& b : *chunk)
     b = static_cast<uint8_t>(rng());
   auto left = std::make_shared<uint64_t>(total);
+  // The step function re-arms itself through a weak reference: a strong
+  // one would be a cycle (and leak); the behavior below owns it.
   auto step = std::make_shared<std::function<void()>>();
+  std::weak_ptr<std::function<void()>> weak_step = step;
   *step = [=] {
     if (*left == 0) {
       self->send(s, udx_end_atom::value);
@@ -80,7 +83,10 @@ caf::behavior bulk_writer(caf::event_based_actor* self, udx_stream_actor s,
     size_t n = static_cast<size_t>(std::min<uint64_t>(*left, chunk->size()));
     *left -= n;
     self->request(s, caf::infinite, write_atom::value, bytes(chunk->begin(), chunk->begin() + static_cast<long>(n)))
-      .then([=](uint64_t) { (*step)(); }, [=](caf::error&) { self->quit(); });
+      .then([=](uint64_t) {
+              if (auto f = weak_step.lock())
+                (*f)();
+            }, [=](caf::error&) { self->quit(); });
   };
   self->send(self, tick_atom::value);
   return {[=](tick_atom) { (*step)(); }};

@@ -169,7 +169,10 @@ inline caf::behavior writer(caf::event_based_actor* self, udx_stream_actor s,
     out->digest = st->hash.hex_digest();
     out->cv.notify_all();
   };
+  // The step function re-arms itself through a weak reference: a strong
+  // one would be a cycle (and leak); the behavior below owns it.
   auto step = std::make_shared<std::function<void()>>();
+  std::weak_ptr<std::function<void()>> weak_step = step;
   *step = [=] {
     if (st->left == 0) {
       if (end)
@@ -187,7 +190,10 @@ inline caf::behavior writer(caf::event_based_actor* self, udx_stream_actor s,
     st->hash.update(chunk);
     st->left -= n;
     self->request(s, caf::infinite, write_atom::value, std::move(chunk))
-      .then([=](uint64_t) { (*step)(); },
+      .then([=](uint64_t) {
+              if (auto f = weak_step.lock())
+                (*f)();
+            },
             [=](caf::error& e) {
               finish(to_string(e));
               self->quit();
