@@ -44,6 +44,7 @@ stream::stream(const stream_config& cfg, time_point now)
   if (!cfg_.mtu_probing || cfg_.mtu_max == cfg_.mtu_base)
     mtu_state_ = mtu_state::done;
   last_adv_rwnd_ = cfg_.rwnd_max;
+  highest_delivered_ = cfg_.initial_seq - 1;
 }
 
 // --- application side -------------------------------------------------
@@ -158,10 +159,11 @@ bytes stream::build_ack() {
   unacked_data_ = 0;
   std::vector<sack_range> ranges;
   for (auto it = ooo_.begin(); it != ooo_.end() && ranges.size() < max_sack_ranges; ++it) {
-    if (!ranges.empty() && ranges.back().end == it->first)
-      ranges.back().end = it->first + 1;
+    uint32_t seq = rcv_nxt_ + static_cast<uint32_t>(it->first - rcv_count_);
+    if (!ranges.empty() && ranges.back().end == seq)
+      ranges.back().end = seq + 1;
     else
-      ranges.push_back(sack_range{it->first, it->first + 1});
+      ranges.push_back(sack_range{seq, seq + 1});
   }
   header a;
   a.type = ranges.empty() ? 0 : flag_sack;
@@ -313,7 +315,8 @@ void stream::handle_data(const header& h, const uint8_t* payload,
   // up to whole packets, and retransmits ignore it).
   size_t cap = size_t{cfg_.rwnd_max} + cfg_.rwnd_max / 4 + 64 * 1024;
   bool in_order = h.seq == rcv_nxt_;
-  if (!in_order && ooo_.count(h.seq)) {
+  uint64_t key = rcv_count_ + static_cast<uint32_t>(seq_diff(h.seq, rcv_nxt_));
+  if (!in_order && ooo_.count(key)) {
     queue_ack(); // duplicate of a buffered packet
     return;
   }
@@ -328,17 +331,19 @@ void stream::handle_data(const header& h, const uint8_t* payload,
     body.assign(payload, payload + size);
   if (in_order) {
     ++rcv_nxt_;
+    ++rcv_count_;
     deliver(flags, std::move(body));
     // Pull what the hole was holding back.
-    for (auto it = ooo_.begin(); it != ooo_.end() && it->first == rcv_nxt_;
+    for (auto it = ooo_.begin(); it != ooo_.end() && it->first == rcv_count_;
          it = ooo_.erase(it)) {
       ++rcv_nxt_;
+      ++rcv_count_;
       ooo_bytes_ -= it->second.payload.size();
       deliver(it->second.flags, std::move(it->second.payload));
     }
   } else {
     ooo_bytes_ += body.size();
-    ooo_.emplace(h.seq, pending_read{flags, std::move(body)});
+    ooo_.emplace(key, pending_read{flags, std::move(body)});
   }
   check_remote_end();
   // Ack every second packet, and at once when something is out of order

@@ -237,7 +237,10 @@ private:
 
   // --- receive state ---
   uint32_t rcv_nxt_ = 0;          // our ack
-  std::map<uint32_t, pending_read> ooo_;
+  // Keyed by distance from rcv_nxt_ at insert time plus a 64-bit running
+  // count of delivered packets, so the order survives seq wrap-around.
+  std::map<uint64_t, pending_read> ooo_;
+  uint64_t rcv_count_ = 0;        // packets delivered in order so far
   size_t ooo_bytes_ = 0;
   size_t unread_bytes_ = 0;
   uint32_t last_adv_rwnd_ = 0;

@@ -252,3 +252,28 @@ TEST_CASE("udx stream: congestion control and pacing", "[unit]") {
   CHECK(l.a.stats().loss_episodes > 0);
   CHECK(l.a.stats().cwnd < s.a.stats().cwnd);
 }
+
+TEST_CASE("udx stream: packet numbers wrap around 2^32", "[unit]") {
+  for (uint64_t seed = 20; seed < 24; ++seed) {
+    CAPTURE(seed);
+    auto ca = sim::cfg(1, 2), cb = sim::cfg(2, 1);
+    ca.initial_seq = 0xffffff80; // wraps after 128 packets
+    cb.initial_ack = 0xffffff80;
+    cb.initial_seq = 0xfffffff0;
+    ca.initial_ack = 0xfffffff0;
+    sim s(seed, ca, cb);
+    s.ab = link_profile{0.05, 0.02, 0.2};
+    s.ba = link_profile{0.05, 0.02, 0.2};
+    auto data = pattern(1 << 20, seed);
+    auto back = pattern(100000, seed);
+    s.a.write(data);
+    s.b.write(back);
+    s.a.end();
+    s.b.end();
+    REQUIRE(s.run_until([&] { return s.closed_a != "-" && s.closed_b != "-"; }));
+    CHECK(s.got_b == data);
+    CHECK(s.got_a == back);
+    CHECK(s.closed_a == "");
+    CHECK(s.closed_b == "");
+  }
+}
