@@ -141,6 +141,13 @@ void client_core::on_closed(connection_id id, const std::string& code,
   connection_ended(code, text, now);
 }
 
+void client_core::on_connection_down(const std::string& reason, time_point now) {
+  if (state_ != state::connecting && state_ != state::handshaking
+      && state_ != state::streaming && state_ != state::closing)
+    return;
+  connection_ended("ECONNRESET", "connection actor exited: " + reason, now);
+}
+
 void client_core::on_connect_failed(const std::string& code,
                                     const std::string& text, time_point now) {
   if (state_ != state::connecting)

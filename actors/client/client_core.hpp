@@ -77,6 +77,8 @@ public:
   /// The worker crashed and was restarted: whatever connection it had is
   /// gone; report it and reconnect after a backoff.
   void on_restart(const std::string& reason, time_point now);
+  /// The current connection's actor exited without reporting closed.
+  void on_connection_down(const std::string& reason, time_point now);
   void on_timeout(time_point now);
   void stop(time_point now);
 

@@ -56,6 +56,9 @@ void connect(worker_pointer self, client_core::time_point now) {
     sh.core->on_connect_failed("ECREATE", why, now);
     return;
   }
+  // A connection actor that dies without reporting closed (killed, a bug)
+  // must not leave the client waiting forever.
+  self->monitor(self->state.conn);
   self->send(self->state.conn, attach_atom::value,
              caf::actor_cast<connection_handler_actor>(self));
 }
@@ -130,8 +133,15 @@ client_worker_actor::behavior_type worker_impl(worker_pointer self,
   if (auto root = caf::actor_cast<caf::actor>(self->state.shared->intake->root))
     self->monitor(root);
   self->set_down_handler([self](caf::down_msg& dm) {
-    if (dm.source == self->state.shared->intake->root)
+    auto& st = self->state;
+    if (dm.source == st.shared->intake->root) {
       self->quit(dm.reason);
+    } else if (st.conn && dm.source == st.conn.address()) {
+      // Events it sent before exiting were handled first (same sender).
+      st.conn = nullptr;
+      st.shared->core->on_connection_down(to_string(dm.reason), self->clock().now());
+      process(self);
+    }
   });
   if (!restart_reason.empty()) {
     self->state.shared->core->on_restart(restart_reason, self->clock().now());

@@ -7,6 +7,7 @@
 // duplicate the client sends). It can kill its end of a connection after
 // chosen numbers of received traces, which the client sees as ECONNRESET.
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@
 namespace ht::test {
 
 struct fake_server_state {
+  // Held by the server's handlers; tests on real threads lock it to read.
+  std::mutex mtx;
   struct session {
     nlohmann::json last_session_id = nullptr;
     nlohmann::json last_number = nullptr;
@@ -46,12 +49,14 @@ inline fake_server_actor spawn_fake_server(caf::actor_system& sys,
     auto pending = std::make_shared<std::map<caf::actor_addr, std::pair<connection_actor, public_key>>>();
     return {
       [self, &st, pending](accept_atom, connection_actor& conn, public_key& remote) {
+        std::lock_guard<std::mutex> guard{st.mtx};
         ++st.accepted;
         (*pending)[conn.address()] = {conn, remote};
         self->send(conn, attach_atom::value,
                    caf::actor_cast<connection_handler_actor>(self));
       },
       [self, &st, pending](opened_atom, connection_id id, public_key&) {
+        std::lock_guard<std::mutex> guard{st.mtx};
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
         auto i = pending->find(sender);
         if (i == pending->end())
@@ -69,6 +74,7 @@ inline fake_server_actor spawn_fake_server(caf::actor_system& sys,
         self->send(conn, write_atom::value, bytes(hs.begin(), hs.end()));
       },
       [self, &st](message_atom, connection_id id, bytes& data) {
+        std::lock_guard<std::mutex> guard{st.mtx};
         auto c = st.conns.find(id);
         if (c == st.conns.end())
           return;
@@ -93,6 +99,7 @@ inline fake_server_actor spawn_fake_server(caf::actor_system& sys,
         }
       },
       [&st](closed_atom, connection_id id, std::string&, std::string&) {
+        std::lock_guard<std::mutex> guard{st.mtx};
         st.conns.erase(id);
       },
     };
