@@ -312,6 +312,34 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: through a lossy, reordering, dup
   }
 }
 
+TEST_CASE_METHOD(interop_fixture, "udx interop: many streams through the lossy relay", "[interop]") {
+  loss_proxy::profile p;
+  p.loss = 0.03;
+  p.duplicate = 0.02;
+  p.reorder = 0.05;
+  loss_proxy proxy(local.port, js.port, p, 99);
+  constexpr uint32_t n = 8;
+  const uint64_t size = sanitized ? 256 * 1024 : 2 * MiB;
+  std::vector<write_result_ptr> writes;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto s = open(7000 + i, 7500 + i, proxy.port_a(), proxy.port_b());
+    writes.push_back(write(s, size, true, 700 + i));
+    js.send({{"cmd", "send"}, {"id", 7500 + i}, {"bytes", size}, {"end", true}});
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    CAPTURE(i);
+    auto sent = js.event("sent", 7500 + i);
+    REQUIRE(writes[i]->wait());
+    CHECK(js.event("end", 7500 + i)["sha256"] == writes[i]->digest);
+    REQUIRE(wait_ended(7000 + i));
+    CHECK(snapshot(7000 + i).digest == sent["sha256"].get<std::string>());
+    REQUIRE(wait_closed(7000 + i));
+    CHECK(snapshot(7000 + i).error == "");
+    CHECK(js.event("close", 7500 + i)["error"].is_null());
+  }
+  CHECK(proxy.dropped() > 0);
+}
+
 TEST_CASE("udx sockets: C++ <-> C++ over real UDP, IPv4 and IPv6", "[interop]") {
   quiet_config cfg;
   caf::actor_system sys{cfg};
