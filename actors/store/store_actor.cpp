@@ -150,6 +150,8 @@ private:
   bool flush_everything() {
     write_pass();
     bool ok = sync_all();
+    maybe_recovered();
+    deliver_replies(false); // fsync_interval 0: acknowledged once durable
     return ok && pending_.empty() && !failing_;
   }
 

@@ -447,3 +447,22 @@ TEST_CASE("store: with fsync_interval 0 a failed fsync withholds the reply", "[s
   CHECK_FALSE(f.status(store).failing);
   f.stop(store);
 }
+
+TEST_CASE("store: flush reports failure while data cannot be written", "[scenario]") {
+  store_fixture f;
+  cerr_capture cap;
+  auto store = f.spawn();
+  f.fs->fail_writes(ENOSPC);
+  auto r = f.append_traces(store, 0, 3);
+  auto flushed = f.ask<bool>(store, flush_atom::value);
+  REQUIRE(flushed->ok());
+  CHECK_FALSE(flushed->value);
+  CHECK(r->delivered() == 0);
+  f.fs->clear_faults();
+  flushed = f.ask<bool>(store, flush_atom::value);
+  REQUIRE(flushed->ok());
+  CHECK(flushed->value);
+  CHECK(r->values.size() == 3);
+  CHECK(read_file(f.path()) == expected_traces(0, 3));
+  f.stop(store);
+}
