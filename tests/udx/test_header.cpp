@@ -86,3 +86,18 @@ TEST_CASE("udx header: SACK ranges, partial trailing range ignored", "[unit]") {
   CHECK(parse_sacks(*parse_header(buf, sizeof buf), buf, sizeof buf).empty());
   CHECK(seq_diff(1, 0xffffffff) == 2); // wrap-around
 }
+
+#include "messages/udx.hpp"
+
+TEST_CASE("udx endpoint: parse and print IPv4/IPv6, reject garbage", "[unit]") {
+  auto a = ht::udx_endpoint::parse("127.0.0.1", 4000);
+  CHECK(a.family == 4);
+  CHECK(a.to_string() == "127.0.0.1:4000");
+  auto b = ht::udx_endpoint::parse("::1", 5);
+  CHECK(b.family == 6);
+  CHECK(b.to_string() == "[::1]:5");
+  CHECK(a != b);
+  CHECK(a == ht::udx_endpoint::parse("127.0.0.1", 4000));
+  CHECK_THROWS_AS(ht::udx_endpoint::parse("localhost", 1), std::invalid_argument);
+  CHECK_THROWS_AS(ht::udx_endpoint::parse("1.2.3.256", 1), std::invalid_argument);
+}

@@ -358,6 +358,13 @@ TEST_CASE("udx sockets: C++ <-> C++ over real UDP, IPv4 and IPv6", "[interop]") 
     self->request(*sa, caf::infinite, udx_address_atom::value).receive([&](udx_endpoint e) { ea = e; }, [](caf::error&) {});
     self->request(*sb, caf::infinite, udx_address_atom::value).receive([&](udx_endpoint e) { eb = e; }, [](caf::error&) {});
     CHECK(ea.family == (host == "::1" ? 6 : 4));
+    // binding a taken port fails with an error, not a crash
+    udx_socket_options taken = o;
+    taken.port = ea.port;
+    CHECK_FALSE(spawn_udx_socket(sys, taken));
+    udx_socket_options bogus = o;
+    bogus.host = "not-an-ip";
+    CHECK_FALSE(spawn_udx_socket(sys, bogus));
     auto res = std::make_shared<results>();
     auto h = sys.spawn(hashing_handler, res);
     udx_stream_options oa;
