@@ -186,3 +186,37 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: a taken stream id fails the second s
   REQUIRE(run_until([&] { return rb->with([](stream_record& s) { return s.data.size(); }) == 2000; }));
   REQUIRE(run_until([&] { return ra->with([](stream_record& s) { return s.data.size(); }) == 3000; }));
 }
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: a peer that never reads stalls our writers, not our memory", "[scenario]") {
+  open(256 * 1024);
+  caf::anon_send(b, pause_atom::value); // b never reads
+  uint64_t accepted = 0;
+  bool blocked = false;
+  // Write 64 KiB at a time, awaiting each reply, until a reply is withheld.
+  auto chunk = pattern(64 * 1024, 11);
+  caf::actor w = sys.spawn(
+    [&, chunk](caf::event_based_actor* me, udx_stream_actor target) {
+      auto step = std::make_shared<std::function<void()>>();
+      std::weak_ptr<std::function<void()>> weak = step;
+      *step = [=, &accepted] {
+        me->request(target, caf::infinite, write_atom::value, chunk).then([=, &accepted](uint64_t) {
+          accepted += chunk.size();
+          if (accepted >= 64ull << 20)
+            return; // a broken high-water mark ends here (and fails below)
+          if (auto f = weak.lock())
+            (*f)();
+        });
+      };
+      (*step)();
+      return caf::behavior{[step](tick_atom) {}};
+    },
+    a);
+  run_until([] { return false; }, 30s);
+  blocked = accepted < 64ull << 20;
+  // b's window (4 MiB) plus a's high-water mark (256 KiB) plus what is in
+  // flight bounds what the writer got rid of.
+  CHECK(blocked);
+  CHECK(accepted <= (4u << 20) + (256u << 10) + (1u << 20));
+  CHECK(accepted >= (4u << 20));
+  caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+}
