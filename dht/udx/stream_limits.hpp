@@ -1,0 +1,33 @@
+#pragma once
+// Protocol limits and helpers shared by the stream's translation units
+// (stream.cpp: API and state, stream_receive.cpp, stream_send.cpp).
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "dht/udx/cubic.hpp"
+
+namespace ht::udx::detail {
+
+using std::chrono::milliseconds;
+
+// libudx never looks further than this many packets past its ack when it
+// builds SACK ranges; we accept nothing further ahead either.
+constexpr uint32_t max_reorder_distance = 65536;
+// libudx puts at most 50 SACK ranges into one ack.
+constexpr size_t max_sack_ranges = 50;
+// Ack at least every second data packet inside one receive batch.
+constexpr uint32_t ack_every = 2;
+constexpr uint16_t mtu_step = 32; // as libudx
+constexpr int mtu_max_probe_failures = 3;
+// Tail loss probes sent without any delivery in between before only the
+// RTO is left (a lost probe would otherwise cost a whole RTO).
+constexpr uint32_t max_tail_probes = 6;
+
+inline void take_min(std::optional<time_point>& acc, std::optional<time_point> t) {
+  if (t && (!acc || *t < *acc))
+    acc = t;
+}
+
+} // namespace ht::udx::detail
