@@ -5,6 +5,7 @@
 #include "actors/store/store.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <iostream>
@@ -193,6 +194,8 @@ private:
       auto before_rot = e->log.rotations();
       auto before_reopen = e->log.reopens();
       auto st = e->log.write_pending();
+      if (!st && (st.err == EMFILE || st.err == ENFILE) && close_quiet_files(e) > 0)
+        st = e->log.write_pending(); // out of descriptors: freed some, retry once
       buffered_ -= before_buffered - e->log.buffered();
       status_.write_calls += e->log.write_calls() - before_calls;
       status_.rotations += e->log.rotations() - before_rot;
@@ -339,6 +342,22 @@ private:
     }
     if (any_open)
       arm_sync_timer();
+  }
+
+  // Closes the open files with nothing to write (synced first), except
+  // `keep`; returns how many. Used when the process runs out of descriptors.
+  size_t close_quiet_files(client_entry* keep) {
+    size_t n = 0;
+    for (auto& kv : clients_) {
+      auto& e = *kv.second;
+      if (&e == keep || !e.log.is_open() || e.log.has_pending())
+        continue;
+      if (!sync_one(e))
+        continue;
+      e.log.close();
+      ++n;
+    }
+    return n;
   }
 
   void arm_write_timer() {

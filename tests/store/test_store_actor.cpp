@@ -466,3 +466,27 @@ TEST_CASE("store: flush reports failure while data cannot be written", "[scenari
   CHECK(read_file(f.path()) == expected_traces(0, 3));
   f.stop(store);
 }
+
+TEST_CASE("store: out of descriptors, quiet files are closed and the write retried", "[scenario]") {
+  store_fixture f;
+  cerr_capture cap;
+  auto store = f.spawn();
+  auto ra = f.append_traces(store, 0, 2, key_a, 0, "a");
+  f.advance(f.cfg.flush_interval);
+  REQUIRE(ra->values.size() == 2); // key_a's file is open and quiet now
+  f.fs->fail_opens(EMFILE, 1);
+  auto rb = f.append_traces(store, 0, 2, key_b, 0, "b");
+  f.advance(f.cfg.flush_interval);
+  CHECK(rb->values.size() == 2);
+  auto st = f.status(store);
+  CHECK_FALSE(st.failing);
+  CHECK(st.write_errors == 0);
+  CHECK(cap.count("retrying)") == 0);
+  CHECK(read_file(f.path(key_b)) == expected_traces(0, 2, 0, "b"));
+  // key_a was closed to make room and reopens on demand.
+  auto ra2 = f.append_traces(store, 2, 3, key_a, 0, "a");
+  f.advance(f.cfg.flush_interval);
+  CHECK(ra2->values.size() == 1);
+  CHECK(read_file(f.path(key_a)) == expected_traces(0, 3, 0, "a"));
+  f.stop(store);
+}
