@@ -116,13 +116,14 @@ struct udx_stream_info {
   uint32_t mtu = 0;
   int64_t srtt_us = 0;
   uint64_t buffered = 0;
+  bool registered = false;  // the socket routes this stream's id to it
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, udx_stream_info& x) {
   return f(caf::meta::type_name("udx_stream_info"), x.packets_sent,
            x.packets_received, x.retransmits, x.rto_fired, x.loss_episodes,
-           x.dropped, x.cwnd, x.mtu, x.srtt_us, x.buffered);
+           x.dropped, x.cwnd, x.mtu, x.srtt_us, x.buffered, x.registered);
 }
 
 /// What a stream reports to the handler attached to it. Each event names

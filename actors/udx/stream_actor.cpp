@@ -213,6 +213,7 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
       info.mtu = s.mtu;
       info.srtt_us = duration_cast<std::chrono::microseconds>(s.srtt).count();
       info.buffered = self->state.core->buffered_bytes();
+      info.registered = self->state.registered;
       return info;
     },
     [=](udx_recv_atom, udx_datagrams& batch) {

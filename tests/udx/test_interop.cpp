@@ -69,6 +69,13 @@ struct interop_fixture {
     o.handler = handler;
     auto s = spawn_udx_stream(sys, sock, o);
     streams.push_back(s);
+    // Registration with the socket is asynchronous: wait for it so that
+    // nothing the JS side sends first is mistaken for a plain datagram.
+    caf::scoped_actor self{sys};
+    for (bool registered = false; !registered;)
+      self->request(s, caf::infinite, udx_stats_atom::value)
+        .receive([&](const udx_stream_info& i) { registered = i.registered; },
+                 [&](caf::error& e) { throw std::runtime_error(sys.render(e)); });
     js.send({{"cmd", "stream"}, {"id", js_id}, {"remoteId", id},
              {"port", js_target ? js_target : local.port}});
     // UDX has no handshake: wait until the JS stream exists, or our first
