@@ -4,128 +4,42 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/server/trace_scanner.hpp"
+
 namespace ht {
 
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-constexpr size_t max_nesting = 128;
-
-/// What one pass of the validating SAX parser learns about a trace without
-/// building a DOM: the fields the session needs, and whether the raw text
-/// can be spliced into the log line as it is.
-struct trace_scan : nlohmann::json_sax<nlohmann::json> {
-  enum class kind { none, string, integer, other };
-
-  // Top-level fields (the last occurrence wins, as in JSON.parse).
-  kind session_kind = kind::none;
-  std::string session_id;
-  kind number_kind = kind::none;
-  int64_t trace_number = 0;
-  bool number_negative_or_huge = false;
-  kind username_kind = kind::none;
-  std::string username;
-  kind alias_kind = kind::none;
-  std::string alias;
-  bool has_reserved_key = false; // "time" or "userId": rebuild the line
-  bool top_is_object = false;
-  bool too_deep = false;
-  std::string error;
-
-  // Parser position.
-  size_t depth = 0;
-  std::string key_at_1;  // last key seen at depth 1
-  std::string key_at_2;  // last key seen at depth 2
-  bool in_props = false; // inside the top-level "props" object
-
-  void value(kind k, std::string* s, int64_t i, bool huge) {
-    if (depth == 1) {
-      if (key_at_1 == "traceSessionId") {
-        session_kind = k;
-        if (s)
-          session_id = std::move(*s);
-      } else if (key_at_1 == "traceNumber") {
-        number_kind = k;
-        trace_number = i;
-        number_negative_or_huge = huge;
-      }
-    } else if (depth == 2 && in_props) {
-      if (key_at_2 == "username") {
-        username_kind = k;
-        if (s)
-          username = std::move(*s);
-      } else if (key_at_2 == "alias") {
-        alias_kind = k;
-        if (s)
-          alias = std::move(*s);
-      }
-    }
+// Appends `s` as a JSON string, exactly as nlohmann's dump writes it.
+void append_json_string(std::string& out, std::string_view s) {
+  // The common case, printable ASCII (every userId), needs no library: only
+  // '"' and '\\' are escaped then.
+  bool printable = true;
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x7f)
+      printable = false;
+  if (!printable) {
+    // Our own strings and already-validated client strings only; replace
+    // any invalid UTF-8 rather than throw, so a note can always be written.
+    out += ordered_json(std::string(s))
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
   }
-
-  bool null() override { value(kind::other, nullptr, 0, false); return true; }
-  bool boolean(bool) override { value(kind::other, nullptr, 0, false); return true; }
-  bool number_integer(number_integer_t v) override {
-    value(kind::integer, nullptr, v, v < 0);
-    return true;
+  out += '"';
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
   }
-  bool number_unsigned(number_unsigned_t v) override {
-    bool huge = v > static_cast<uint64_t>(INT64_MAX);
-    value(kind::integer, nullptr, huge ? 0 : static_cast<int64_t>(v), huge);
-    return true;
-  }
-  bool number_float(number_float_t, const string_t&) override {
-    value(kind::other, nullptr, 0, false);
-    return true;
-  }
-  bool string(string_t& v) override { value(kind::string, &v, 0, false); return true; }
-  bool binary(binary_t&) override { value(kind::other, nullptr, 0, false); return true; }
-
-  bool enter(bool is_object) {
-    if (depth == 0)
-      top_is_object = is_object;
-    else
-      value(kind::other, nullptr, 0, false);
-    if (depth == 1 && is_object && key_at_1 == "props")
-      in_props = true;
-    if (++depth > max_nesting) {
-      too_deep = true;
-      return false;
-    }
-    return true;
-  }
-  bool leave() {
-    --depth;
-    if (depth == 1)
-      in_props = false;
-    return true;
-  }
-  bool start_object(std::size_t) override { return enter(true); }
-  bool end_object() override { return leave(); }
-  bool start_array(std::size_t) override { return enter(false); }
-  bool end_array() override { return leave(); }
-  bool key(string_t& k) override {
-    if (depth == 1) {
-      if (k == "time" || k == "userId")
-        has_reserved_key = true;
-      key_at_1 = std::move(k);
-    } else if (depth == 2) {
-      key_at_2 = std::move(k);
-    }
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& ex) override {
-    error = ex.what();
-    return false;
-  }
-};
+  out += '"';
+}
 
 std::string json_string(std::string_view s) {
-  // Our own strings and already-validated client strings only; replace any
-  // invalid UTF-8 rather than throw, so a note can always be written.
-  return ordered_json(std::string(s))
-    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out;
+  append_json_string(out, s);
+  return out;
 }
 
 std::string truncate_reason(std::string s) {
@@ -242,24 +156,31 @@ void session_protocol::on_message(std::string_view message,
            now_iso, out);
     return;
   }
-  trace_scan scan;
-  bool ok = nlohmann::json::sax_parse(message.begin(), message.end(), &scan,
-                                      nlohmann::json::input_format_t::json, true);
-  if (scan.too_deep) {
-    reject("nested deeper than " + std::to_string(max_nesting) + " levels",
-           now_iso, out);
-    return;
+  trace_fields fast;
+  trace_fields slow;
+  const trace_fields* found = &fast;
+  if (!scan_trace(message, fast)) {
+    // Rare: ask nlohmann why, for the note. Should it accept after all (a
+    // scanner bug the differential test missed), its reading is used.
+    trace_rejection why;
+    found = &slow;
+    if (!scan_trace_nlohmann(message, slow, &why)) {
+      if (why.too_deep)
+        reject("nested deeper than " + std::to_string(max_trace_nesting) + " levels",
+               now_iso, out);
+      else
+        reject("not JSON (" + why.error + ")", now_iso, out);
+      return;
+    }
   }
-  if (!ok) {
-    reject("not JSON (" + scan.error + ")", now_iso, out);
-    return;
-  }
+  const trace_fields& scan = *found;
   if (!scan.top_is_object) {
     reject("not a JSON object", now_iso, out);
     return;
   }
-  if (scan.session_kind != trace_scan::kind::string) {
-    reject(scan.session_kind == trace_scan::kind::none
+  using kind = trace_fields::kind;
+  if (scan.session_kind != kind::string) {
+    reject(scan.session_kind == kind::none
              ? "traceSessionId is missing"
              : "traceSessionId is not a string",
            now_iso, out);
@@ -271,8 +192,8 @@ void session_protocol::on_message(std::string_view message,
            now_iso, out);
     return;
   }
-  if (scan.number_kind != trace_scan::kind::integer || scan.number_negative_or_huge) {
-    reject(scan.number_kind == trace_scan::kind::none
+  if (scan.number_kind != kind::integer || scan.number_negative_or_huge) {
+    reject(scan.number_kind == kind::none
              ? "traceNumber is missing"
              : "traceNumber is not a non-negative integer",
            now_iso, out);
@@ -284,15 +205,14 @@ void session_protocol::on_message(std::string_view message,
   // truthiness, so an empty string falls through; a non-string is noted.
   std::string_view name = generated_user_id_;
   const char* source = nullptr;
-  if (scan.username_kind == trace_scan::kind::string && !scan.username.empty()) {
+  if (scan.username_kind == kind::string && !scan.username.empty()) {
     name = scan.username;
     source = "props.username";
-  } else if (scan.alias_kind == trace_scan::kind::string && !scan.alias.empty()) {
+  } else if (scan.alias_kind == kind::string && !scan.alias.empty()) {
     name = scan.alias;
     source = "props.alias";
   }
-  if (scan.username_kind != trace_scan::kind::none
-      && scan.username_kind != trace_scan::kind::string)
+  if (scan.username_kind != kind::none && scan.username_kind != kind::string)
     note_once("Ignored props.username: not a string", now_iso, out);
   bool changed = false;
   auto user_id = make_user_id(name, client_hex_, limits_.max_user_name_chars, &changed);
@@ -303,7 +223,7 @@ void session_protocol::on_message(std::string_view message,
               now_iso, out);
 
   // Session bookkeeping, as the JS server does it, but replays are dropped.
-  bool same_session = last_seen_.session_id == scan.session_id;
+  bool same_session = last_seen_.session_id && *last_seen_.session_id == scan.session_id;
   if (same_session && last_seen_.trace_number
       && scan.trace_number <= *last_seen_.trace_number) {
     ++replays_dropped_;
@@ -311,7 +231,7 @@ void session_protocol::on_message(std::string_view message,
   }
   if (!same_session)
     out.push_back(note_line("New session from " + client_hex_
-                              + ". sessionId=" + scan.session_id,
+                              + ". sessionId=" + std::string(scan.session_id),
                             now_iso));
   else if (last_seen_.trace_number
            && scan.trace_number != *last_seen_.trace_number + 1)
@@ -321,7 +241,8 @@ void session_protocol::on_message(std::string_view message,
         + std::to_string(*last_seen_.trace_number)
         + " traceNumber=" + std::to_string(scan.trace_number),
       now_iso));
-  last_seen_.session_id = std::move(scan.session_id);
+  if (!same_session)
+    last_seen_.session_id = std::string(scan.session_id);
   last_seen_.trace_number = scan.trace_number;
   ++traces_written_;
 
@@ -329,10 +250,12 @@ void session_protocol::on_message(std::string_view message,
   // in the order received. The common case splices the client's text after
   // our two fields: it is valid, single-line JSON already. A message with
   // raw line breaks, a leading BOM, or its own "time"/"userId" is rebuilt.
-  std::string line = "{\"time\":\"";
+  std::string line;
+  line.reserve(32 + now_iso.size() + user_id.size() + message.size());
+  line += "{\"time\":\"";
   line += now_iso;
   line += "\",\"userId\":";
-  line += json_string(user_id);
+  append_json_string(line, user_id);
   size_t start = 0;
   while (start < message.size() && is_json_space(message[start]))
     ++start;

@@ -6,6 +6,10 @@
 // in the same run.
 //
 //   bench_server_pipeline [traces per client = 200000] [clients = 4]
+//
+// HT_BENCH_NO_JS=1 skips the JS reference. The measured phase's bounds are
+// printed to stderr as CLOCK_MONOTONIC seconds, so a profile can be cut to
+// it: perf record -k mono -g ..., then perf report --time <from>,<to>.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +21,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -41,6 +46,12 @@ std::string trace(int64_t n) {
   j["object"] = {{"id", 1}, {"className", "Bench"}, {"props", {{"kind", "bench"}}}};
   j["caller"] = {{"filename", "/app/bench.js"}, {"functionName", "hit"}, {"props", {{"i", n}}}};
   return j.dump();
+}
+
+double monotonic_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 double cpu_seconds() {
@@ -107,6 +118,7 @@ int main(int argc, char** argv) {
                    caf::actor_cast<acceptor_actor>(server));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
 
+    double mono0 = monotonic_seconds();
     cpu0 = cpu_seconds();
     auto start = std::chrono::steady_clock::now();
     std::vector<std::string> files;
@@ -126,6 +138,8 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     cpu_s = cpu_seconds() - cpu0;
+    std::fprintf(stderr, "measured phase (CLOCK_MONOTONIC): %.6f,%.6f\n", mono0,
+                 monotonic_seconds());
     caf::scoped_actor self{sys};
     self->request(server, caf::infinite, shutdown_atom::value).receive([](bool) {}, [](caf::error&) {});
     caf::anon_send_exit(net, caf::exit_reason::user_shutdown);
@@ -136,6 +150,10 @@ int main(int argc, char** argv) {
   std::printf("  %.0f traces/s, %.2f us CPU per trace, peak RSS %ld MiB\n",
               total / wall_s, cpu_s * 1e6 / total, peak_rss_kib() / 1024);
 
+  if (const char* no_js = std::getenv("HT_BENCH_NO_JS"); no_js && *no_js == '1') {
+    std::system(("rm -rf '" + folder + "'").c_str());
+    return 0;
+  }
   // The JS server in the same run (one connection, as it processes one
   // trace at a time per connection anyway).
   std::string js_folder = folder + "/js";
