@@ -1,6 +1,7 @@
 #include "actors/server/session_actor.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "actors/server/iso_time.hpp"
 
@@ -32,6 +33,7 @@ last_seen_trace from_recovered(const recovered_trace& r) {
 }
 
 void send_batch(session_pointer self);
+void reconcile_with_store(session_pointer self);
 
 // Once the connection is closed and the store has every line, the session
 // hands its last-seen state back to the root and exits.
@@ -62,7 +64,7 @@ void update_flow(session_pointer self) {
 
 void send_batch(session_pointer self) {
   auto& st = self->state;
-  if (st.awaiting_store || !st.params.store)
+  if (st.awaiting_store || st.reconciling || !st.params.store)
     return;
   if (st.in_flight.empty()) {
     if (st.pending.empty())
@@ -76,8 +78,12 @@ void send_batch(session_pointer self) {
   self->request(st.params.store, caf::infinite, append_atom::value,
                 st.params.client_hex, st.in_flight)
     .then(
-      [self](uint64_t) {
+      [self, generation](uint64_t) {
         auto& st = self->state;
+        // A reply from a store we already gave up on: the batch has been
+        // reconciled with its successor, which answers for it now.
+        if (generation != st.store_generation)
+          return;
         st.awaiting_store = false;
         st.in_flight.clear();
         st.in_flight_bytes = 0;
@@ -87,6 +93,8 @@ void send_batch(session_pointer self) {
       },
       [self, generation](caf::error& err) {
         auto& st = self->state;
+        if (generation != st.store_generation)
+          return;
         st.awaiting_store = false;
         if (err == caf::sec::invalid_argument) {
           // The store refuses this client's file name; it never will accept
@@ -98,10 +106,62 @@ void send_batch(session_pointer self) {
           return;
         }
         // The store died with our batch. Keep it: the root restarts the
-        // store and sends us the new handle; if that already happened,
-        // resend now.
+        // store and sends us the new handle (store_atom), which reconciles.
+      });
+}
+
+// A store that died may have written part of the batch we were waiting
+// on (it replies only after the write, and after the fsync when asked to).
+// Resending blindly would duplicate those lines, so drop every line up to
+// the last trace the file holds. Lines are parsed only on this rare path.
+void drop_written(session_state& st, const recovered_trace& in_file) {
+  if (!in_file.found)
+    return;
+  for (size_t i = st.in_flight.size(); i-- > 0;) {
+    auto line = nlohmann::json::parse(st.in_flight[i], nullptr, false);
+    if (!line.is_object())
+      continue;
+    auto sid = line.find("traceSessionId");
+    auto num = line.find("traceNumber");
+    if (sid == line.end() || num == line.end() || !sid->is_string()
+        || !num->is_number_integer())
+      continue;
+    if (sid->get<std::string>() == in_file.session_id
+        && num->get<int64_t>() == in_file.trace_number) {
+      for (size_t j = 0; j <= i; ++j)
+        st.in_flight_bytes -= st.in_flight[j].size() + 1;
+      st.in_flight.erase(st.in_flight.begin(),
+                         st.in_flight.begin() + static_cast<ptrdiff_t>(i) + 1);
+      return;
+    }
+  }
+}
+
+void reconcile_with_store(session_pointer self) {
+  auto& st = self->state;
+  if (st.in_flight.empty()) {
+    send_batch(self);
+    return;
+  }
+  st.reconciling = true;
+  auto generation = st.store_generation;
+  self->request(st.params.store, caf::infinite, recover_atom::value,
+                st.params.client_hex)
+    .then(
+      [self, generation](recovered_trace& in_file) {
+        auto& st = self->state;
         if (generation != st.store_generation)
-          send_batch(self);
+          return; // yet another store: its own reconcile is under way
+        st.reconciling = false;
+        drop_written(st, in_file);
+        update_flow(self);
+        send_batch(self);
+        finish_if_drained(self);
+      },
+      [self, generation](caf::error&) {
+        // This store died too; the next one starts over.
+        if (generation == self->state.store_generation)
+          self->state.reconciling = false;
       });
 }
 
@@ -165,7 +225,11 @@ session_actor::behavior_type session_impl(session_pointer self,
       auto& st = self->state;
       st.params.store = std::move(store);
       ++st.store_generation;
-      send_batch(self);
+      st.reconciling = false;
+      // Whatever we asked the old store is void now (a dead store may never
+      // answer); the new one tells us what reached the file.
+      st.awaiting_store = false;
+      reconcile_with_store(self);
     },
     [self](shutdown_atom) {
       auto& st = self->state;

@@ -31,6 +31,7 @@ struct session_state {
   uint64_t in_flight_bytes = 0;
   bool awaiting_store = false;
   uint64_t store_generation = 0;      // bumped on every new store handle
+  bool reconciling = false;           // asking a new store what it has
   bool paused = false;
   bool conn_closed = false;
   bool closing = false;               // we asked the connection to close

@@ -271,6 +271,55 @@ TEST_CASE_METHOD(server_fixture, "a crashed store is restarted and nothing accep
   CHECK(trace_numbers(lines(key)) == iota_numbers(0, 400));
 }
 
+namespace {
+
+// A store that writes every line at once but never acknowledges, then dies
+// when told: the one way a batch can be on disk without the session knowing
+// (the real store acknowledges what it wrote even on its way out).
+store_actor spawn_mute_store(caf::actor_system& sys, std::string folder) {
+  return sys.spawn([folder](store_actor::pointer self) -> store_actor::behavior_type {
+    return {
+      [self, folder](append_atom, std::string& hex, std::vector<std::string>& lines)
+        -> caf::result<uint64_t> {
+        std::ofstream out(folder + "/" + hex + ".log", std::ios::app);
+        for (auto& l : lines)
+          out << l << "\n";
+        return self->make_response_promise<uint64_t>(); // never delivered
+      },
+      [](flush_atom) { return true; },
+      [](recover_atom, std::string&) { return recovered_trace{}; },
+      [](status_atom) { return store_status{}; },
+    };
+  });
+}
+
+} // namespace
+
+TEST_CASE_METHOD(server_fixture, "a store that dies after writing but before acknowledging causes no duplicates", "[scenario]") {
+  auto real = cfg.make_store;
+  cfg.make_store = [&](caf::actor_system& s, const store_config& sc) {
+    if (stores.empty()) {
+      stores.push_back(spawn_mute_store(s, sc.folder));
+      return stores.back();
+    }
+    return real(s, sc);
+  };
+  start_server();
+  auto key = key_of(17);
+  auto c = connect(key);
+  for (int i = 0; i < 100; ++i)
+    send(c, make_trace("s", i));
+  run();
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 1)); // first batch written, unacked
+  caf::anon_send_exit(stores.front(), caf::exit_reason::kill);
+  settle();
+  for (int i = 100; i < 150; ++i)
+    send(c, make_trace("s", i));
+  settle();
+  CHECK(stores.size() == 2);
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 150));
+}
+
 TEST_CASE_METHOD(server_fixture, "the folder removed while running is recreated and nothing is lost", "[scenario]") {
   start_server();
   auto key = key_of(13);
