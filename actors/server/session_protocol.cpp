@@ -56,10 +56,9 @@ bool is_json_space(char c) {
 }
 
 bool has_line_break(std::string_view s) {
-  for (char c : s)
-    if (c == '\n' || c == '\r')
-      return true;
-  return false;
+  // memchr is vectorized; a byte loop over every message showed in profiles.
+  return std::memchr(s.data(), '\n', s.size()) != nullptr
+         || std::memchr(s.data(), '\r', s.size()) != nullptr;
 }
 
 } // namespace

@@ -386,6 +386,7 @@ private:
   // After the opening quote; leaves p_ after the closing one.
   bool skip_string(bool& escaped) {
     for (;;) {
+      skip_plain_words();
       while (p_ < end_ && !stops.stop[*p_])
         ++p_;
       if (p_ == end_)
@@ -404,6 +405,27 @@ private:
       } else if (!skip_utf8()) {
         return false;
       }
+    }
+  }
+
+  // Skips eight plain string bytes at a time while a whole word has no stop
+  // byte; the byte loop takes over at the first word that has one. Each
+  // test is exact about whether such a byte exists (bit tricks for "a byte
+  // below n" and "a zero byte").
+  void skip_plain_words() {
+    constexpr uint64_t ones = 0x0101010101010101ull;
+    constexpr uint64_t highs = 0x8080808080808080ull;
+    while (end_ - p_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p_, 8);
+      uint64_t quote = w ^ (ones * '"');
+      uint64_t backslash = w ^ (ones * '\\');
+      uint64_t control = (w - ones * 0x20) & ~w;
+      uint64_t stop = (control | ((quote - ones) & ~quote)
+                       | ((backslash - ones) & ~backslash) | w) & highs;
+      if (stop)
+        return;
+      p_ += 8;
     }
   }
 

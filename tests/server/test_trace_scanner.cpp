@@ -290,6 +290,13 @@ TEST_CASE("scan_trace agrees with nlohmann on the grammar's corners", "[unit]") 
     "{\"traceNumber\":1,\"traceNumber\":2.5}", "{\"props\":{\"username\":1},\"props\":2}",
     "{\"props\":[{\"username\":\"x\"}]}", "{\"\\u0074ime\":1}",
     std::string("{}\0x{", 5), std::string("\0{}", 3), std::string("{\"a\":1\0}", 8),
+    // Long strings: the word-at-a-time skipping must stop at every kind of
+    // stop byte wherever it falls in a word.
+    "\"" + std::string(17, 'a') + "\"", "\"" + std::string(15, 'a') + "\\n\"",
+    "\"" + std::string(13, 'a') + "\x01" + std::string(9, 'b') + "\"",
+    "\"" + std::string(11, 'a') + "\xc3\xa9" + std::string(9, 'b') + "\"",
+    "\"" + std::string(10, 'a') + "\xc3\x28" + std::string(9, 'b') + "\"",
+    "\"" + std::string(23, 'a') + "\x7f\x20\x1f\"", "\"" + std::string(30, 'a'),
     std::string(128, '[') + std::string(128, ']'),
     std::string(129, '[') + std::string(129, ']'),
   };
