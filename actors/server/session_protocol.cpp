@@ -155,6 +155,18 @@ void session_protocol::on_message(std::string_view message,
            now_iso, out);
     return;
   }
+  // JSON text never holds a raw NUL (not even inside strings), but
+  // nlohmann's parser, and so our scanner, stop at one as if the input
+  // ended there: the bytes after it would be spliced into the line unread.
+  if (std::memchr(message.data(), '\0', message.size()) != nullptr) {
+    reject("not JSON (a NUL byte at position "
+             + std::to_string(static_cast<const char*>(std::memchr(
+                                message.data(), '\0', message.size()))
+                              - message.data())
+             + ")",
+           now_iso, out);
+    return;
+  }
   trace_fields fast;
   trace_fields slow;
   const trace_fields* found = &fast;

@@ -143,6 +143,8 @@ TEST_CASE("every kind of malformed message gets a note and the session goes on",
     {std::string(200, '[') + std::string(200, ']'), "nested deeper than"},
     {R"({"traceSessionId":")" + std::string(300, 's') + R"(","traceNumber":1})", "traceSessionId is longer"},
     {"", "not JSON"},
+    {std::string("{\"traceSessionId\":\"s\",\"traceNumber\":1}\0garbage", 46), "not JSON (a NUL byte"},
+    {std::string("{\"traceSessionId\":\"s\0\",\"traceNumber\":1}", 39), "not JSON (a NUL byte"},
   };
   for (auto& [msg, reason] : bad) {
     INFO(msg.substr(0, 60));
