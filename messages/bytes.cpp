@@ -12,7 +12,7 @@ std::string to_hex(const uint8_t* data, size_t size) {
   return out;
 }
 
-static int hex_value(char c) {
+int hex_digit_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
   if (c >= 'a' && c <= 'f')
@@ -27,8 +27,8 @@ bool from_hex(const std::string& hex, bytes& out) {
     return false;
   bytes result(hex.size() / 2);
   for (size_t i = 0; i < result.size(); ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
+    int hi = hex_digit_value(hex[2 * i]);
+    int lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return false;
     result[i] = static_cast<uint8_t>(hi << 4 | lo);

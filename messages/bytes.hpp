@@ -18,6 +18,9 @@ std::string to_hex(const uint8_t* data, size_t size);
 inline std::string to_hex(const bytes& b) { return to_hex(b.data(), b.size()); }
 inline std::string to_hex(const public_key& k) { return to_hex(k.data(), k.size()); }
 
+/// The value of one hex digit (either case), or -1.
+int hex_digit_value(char c);
+
 /// Parses lowercase or uppercase hex; false on odd length or a non-hex digit.
 bool from_hex(const std::string& hex, bytes& out);
 

@@ -1,5 +1,7 @@
 #include "actors/server/trace_scanner.hpp"
 
+#include "messages/bytes.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -169,21 +171,11 @@ bool is_digit(byte c) {
   return c >= '0' && c <= '9';
 }
 
-int hex_value(byte c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // Four hex digits at p (bounds checked by the caller), or -1.
 int read_hex4(const byte* p) {
   int v = 0;
   for (int i = 0; i < 4; ++i) {
-    int h = hex_value(p[i]);
+    int h = hex_digit_value(static_cast<char>(p[i]));
     if (h < 0)
       return -1;
     v = v * 16 + h;

@@ -18,14 +18,20 @@ enum class errc {
 
 const char* to_string(errc c);
 
-class error : public std::runtime_error {
+/// An exception carrying a typed code, for every layer of the wire stack:
+/// each layer has its own `errc` enum with a `to_string` next to it (found
+/// by argument-dependent lookup) and aliases `coded_error<errc>` as `error`.
+template <class Errc>
+class coded_error : public std::runtime_error {
 public:
-  error(errc code, const std::string& what)
+  coded_error(Errc code, const std::string& what)
     : std::runtime_error(std::string(to_string(code)) + ": " + what), code_(code) {}
-  errc code() const noexcept { return code_; }
+  Errc code() const noexcept { return code_; }
 
 private:
-  errc code_;
+  Errc code_;
 };
+
+using error = coded_error<errc>;
 
 } // namespace ht::enc

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+
+#include "dht/encoding/error.hpp"
 #include <utility>
 
 namespace ht::noise {
@@ -27,15 +29,7 @@ enum class errc {
 };
 const char* to_string(errc c);
 
-class error : public std::runtime_error {
-public:
-  error(errc code, const std::string& what)
-    : std::runtime_error(std::string(to_string(code)) + ": " + what), code_(code) {}
-  errc code() const noexcept { return code_; }
-
-private:
-  errc code_;
-};
+using error = enc::coded_error<errc>;
 
 /// Initialises libsodium once (thread-safe): CPU-specific implementations and
 /// the random source. Every entry point of the wire layer calls it.

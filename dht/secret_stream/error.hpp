@@ -2,6 +2,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "dht/encoding/error.hpp"
+
 namespace ht::secret_stream {
 
 enum class errc {
@@ -20,14 +22,6 @@ enum class errc {
 };
 const char* to_string(errc c);
 
-class error : public std::runtime_error {
-public:
-  error(errc code, const std::string& what)
-    : std::runtime_error(std::string(to_string(code)) + ": " + what), code_(code) {}
-  errc code() const noexcept { return code_; }
-
-private:
-  errc code_;
-};
+using error = enc::coded_error<errc>;
 
 } // namespace ht::secret_stream

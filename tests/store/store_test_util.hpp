@@ -11,36 +11,19 @@
 #include <string>
 #include <vector>
 
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "support/temp_dir.hpp"
+
 namespace ht::store::test {
 
-/// Removes a directory tree (like rm -rf); ignores a missing path.
-inline void remove_tree(const std::string& path) {
-  ::nftw(path.c_str(),
-         [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); },
-         16, FTW_DEPTH | FTW_PHYS);
-}
+using ht::test::remove_tree;
 
-class temp_dir {
+/// A fresh directory per test, removed afterwards.
+class temp_dir : public ht::test::temp_dir {
 public:
-  temp_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/ht-store-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() { remove_tree(path_); }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-  std::string path_;
+  temp_dir() : ht::test::temp_dir("ht-store") {}
 };
 
 inline bool file_exists(const std::string& path) {
