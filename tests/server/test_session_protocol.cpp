@@ -227,4 +227,15 @@ TEST_CASE("timestamps are ISO 8601 UTC with milliseconds", "[unit]") {
   system_clock::time_point t{milliseconds(1795502577879)};
   CHECK(iso8601_ms(t) == "2026-11-24T06:42:57.879Z");
   CHECK(iso8601_ms(system_clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+  // Within one second only the milliseconds change; across seconds, years
+  // and before the epoch the whole date is right.
+  CHECK(iso8601_ms(t + milliseconds(1)) == "2026-11-24T06:42:57.880Z");
+  CHECK(iso8601_ms(t + milliseconds(121)) == "2026-11-24T06:42:58.000Z");
+  CHECK(iso8601_ms(system_clock::time_point{milliseconds(1798761599999)})
+        == "2026-12-31T23:59:59.999Z");
+  CHECK(iso8601_ms(system_clock::time_point{milliseconds(1798761600000)})
+        == "2027-01-01T00:00:00.000Z");
+  CHECK(iso8601_ms(system_clock::time_point{milliseconds(-1)})
+        == "1969-12-31T23:59:59.999Z");
+  CHECK(iso8601_ms(t) == "2026-11-24T06:42:57.879Z");
 }
