@@ -72,6 +72,7 @@ void stream::destroy() {
   write_header(h, pkt.data());
   control_.push_back(std::move(pkt));
   destroyed_ = true;
+  destroy_seq_ = h.seq;
   close("");
 }
 

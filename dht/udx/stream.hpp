@@ -114,8 +114,12 @@ public:
 
   bool closed() const { return closed_; }
   /// Closed cleanly but still answering retransmitted END/DATA with acks so
-  /// the peer can finish too (libudx peers otherwise time out).
-  bool lingering() const { return closed_ && error_.empty() && !destroyed_; }
+  /// the peer can finish too (libudx peers otherwise time out). A destroyed
+  /// stream lingers too, answering what the peer still sends with DESTROY
+  /// again: DESTROY is a single unacknowledged packet, and when it is lost
+  /// the peer would otherwise learn of the reset only by timing out.
+  bool lingering() const { return closed_ && error_.empty(); }
+  bool destroyed() const { return destroyed_; }
   bool ended_local() const { return local_ended_; }
   bool ended_remote() const { return remote_ended_; }
   stream_stats stats() const;
@@ -179,6 +183,8 @@ private:
   stream_config cfg_;
   bool closed_ = false;
   bool destroyed_ = false;
+  uint32_t destroy_seq_ = 0;                   // the seq our DESTROY carried
+  std::optional<time_point> last_destroy_sent_; // re-sends are rate limited
   std::string error_;
   stream_stats stats_;
 

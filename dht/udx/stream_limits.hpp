@@ -25,6 +25,11 @@ constexpr int mtu_max_probe_failures = 3;
 // RTO is left (a lost probe would otherwise cost a whole RTO).
 constexpr uint32_t max_tail_probes = 6;
 
+// A destroyed stream answers the peer's packets with DESTROY at most this
+// often (the peer's in-flight window arrives within a few ms; its
+// retransmissions come later, spaced by its TLP/RTO timers).
+constexpr duration destroy_resend_gap = std::chrono::milliseconds(10);
+
 inline void take_min(std::optional<time_point>& acc, std::optional<time_point> t) {
   if (t && (!acc || *t < *acc))
     acc = t;

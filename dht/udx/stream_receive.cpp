@@ -21,6 +21,29 @@ void stream::on_datagram(const uint8_t* data, size_t size, time_point now) {
     return;
   }
   if (closed_) {
+    if (destroyed_ && lingering()) {
+      // We destroyed the stream, yet the peer still sends: our DESTROY
+      // (sent once, never acked, as in libudx) may have been lost, and the
+      // peer would only learn of the reset by timing out after all its RTO
+      // retries. Answer with the same DESTROY again (like a TCP RST for a
+      // segment of a closed connection). Its seq is at or past anything the
+      // peer can have acked, so the peer accepts it. Rate limited: the peer
+      // may have a whole window in flight.
+      if ((h->type & (flag_data | flag_end | flag_heartbeat))
+          && (!last_destroy_sent_ || now - *last_destroy_sent_ >= destroy_resend_gap)) {
+        last_destroy_sent_ = now;
+        header d;
+        d.type = flag_destroy;
+        d.stream_id = cfg_.remote_id;
+        d.rwnd = advertised_window();
+        d.seq = destroy_seq_;
+        d.ack = rcv_nxt_;
+        bytes pkt(header_size);
+        write_header(d, pkt.data());
+        control_.push_back(std::move(pkt));
+      }
+      return;
+    }
     // Lingering after a clean close: re-ack what the peer retransmits
     // (typically its END, when our last ack got lost).
     if (lingering() && (h->type & (flag_data | flag_end))

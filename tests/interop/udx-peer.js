@@ -7,7 +7,8 @@
 //   {cmd:'stream', id, remoteId, port}  connect        {event:'connected', id}
 //   {cmd:'send', id, bytes, end}        write random   {event:'sent', id, bytes, sha256}
 //   {cmd:'end', id}                     half-close     {event:'end', id, bytes, sha256}
-//   {cmd:'destroy', id}                                {event:'close', id, error}
+//   {cmd:'destroy', id}                                {event:'close', id, error, bytes}
+//                                       data after close {event:'late', id, bytes}
 //   {cmd:'message', id, hex}            stream.send    {event:'message', id, hex}
 //   {cmd:'datagram', port, hex}         socket.send    {event:'datagram', port, hex}
 //   {cmd:'stats', id}                                  {event:'stats', id, ...}
@@ -37,6 +38,8 @@ function openStream(cmd) {
   streams.set(cmd.id, state)
   const hashing = cmd.hash !== false
   s.on('data', (d) => {
+    // Nothing may be delivered once the stream closed (destroy tests).
+    if (state.closed) out({ event: 'late', id: cmd.id, bytes: d.length })
     if (hashing) state.hash.update(d)
     state.received += d.length
   })
@@ -48,7 +51,8 @@ function openStream(cmd) {
     state.error = err.code || err.message
   })
   s.on('close', () => {
-    out({ event: 'close', id: cmd.id, error: state.error || null })
+    state.closed = true
+    out({ event: 'close', id: cmd.id, error: state.error || null, bytes: state.received })
     streams.delete(cmd.id)
   })
   s.connect(socket, cmd.remoteId, cmd.port, '127.0.0.1')

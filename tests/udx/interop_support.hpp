@@ -72,6 +72,7 @@ struct stream_result {
   bool closed = false;
   std::string error;
   std::vector<ht::bytes> messages;
+  uint64_t after_close = 0; // events that arrived after `closed` (must stay 0)
 };
 
 struct results {
@@ -93,7 +94,10 @@ hashing_handler(udx_stream_handler_actor::pointer, results_ptr r) {
   auto touch = [r](uint32_t id, auto f) {
     {
       std::lock_guard<std::mutex> g{r->mtx};
-      f(r->by_id[id]);
+      auto& s = r->by_id[id];
+      if (s.closed)
+        ++s.after_close; // `closed` must be the last event of a stream
+      f(s);
     }
     r->cv.notify_all();
   };

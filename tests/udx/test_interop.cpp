@@ -101,10 +101,19 @@ struct interop_fixture {
     copy.closed = r.closed;
     copy.error = r.error;
     copy.messages = r.messages;
+    copy.after_close = r.after_close;
     return copy;
   }
 
-  bool wait_closed(uint32_t id, std::chrono::seconds limit = 60s) {
+  // A clean close needs our END acked and the peer's END delivered. On a
+  // lossy link either may need retransmissions by RTO, backed off up to
+  // the stream's ETIMEDOUT: 7 RTO intervals (max_rto_timeouts = 6 retries),
+  // each at most max_rto = 30 s, i.e. up to 210 s, and already 1+2+4+8+16+
+  // 30+30 = 91 s from the 1 s minimum RTO. A shorter bound (it was 60 s)
+  // can fail on a stream that is still going to close cleanly, e.g. at
+  // 10 % loss under ASan on a loaded machine. The bound only tells a hang
+  // from a slow close; how the stream closed (error "") is checked apart.
+  bool wait_closed(uint32_t id, std::chrono::seconds limit = 240s) {
     return res->wait([&](results& r) { return r.by_id[id].closed; }, limit);
   }
   bool wait_ended(uint32_t id, std::chrono::seconds limit = 300s) {
@@ -345,6 +354,89 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: many streams through the lossy r
     CHECK(js.event("close", 7500 + i)["error"].is_null());
   }
   CHECK(proxy.dropped() > 0);
+}
+
+TEST_CASE_METHOD(interop_fixture, "udx interop: destroy in both directions through the lossy relay", "[interop]") {
+  const uint64_t endless = 256 * MiB; // never finishes before the destroy
+  const uint64_t after = sanitized ? 1 * MiB : 8 * MiB;
+  uint32_t id = 8000;
+  for (double loss : {0.05, 0.10}) {
+    CAPTURE(loss);
+    loss_proxy::profile p;
+    p.loss = loss;
+    p.duplicate = 0.02;
+    p.reorder = 0.05;
+    loss_proxy proxy(local.port, js.port, p, id);
+    auto t0 = std::chrono::steady_clock::now();
+    // Data flows both ways on both streams when the destroys happen.
+    auto a = open(id, id + 500, proxy.port_a(), proxy.port_b());
+    auto b = open(id + 1, id + 501, proxy.port_a(), proxy.port_b());
+    auto wa = write(a, endless, false, id);
+    auto wb = write(b, endless, false, id + 1);
+    js.send({{"cmd", "send"}, {"id", id + 500}, {"bytes", endless}, {"end", false}});
+    js.send({{"cmd", "send"}, {"id", id + 501}, {"bytes", endless}, {"end", false}});
+    REQUIRE(res->wait([&](results& r) {
+      return r.by_id[id].received >= 256 * 1024 && r.by_id[id + 1].received >= 256 * 1024;
+    }, 120s));
+
+    // We destroy `a`: closed at once, without error, for us; the writer's
+    // pending write fails. udx-native closes with ECONNRESET. DESTROY is a
+    // single unacknowledged packet (as in libudx); when the relay drops it,
+    // our lingering stream answers the packets JS still has in flight with
+    // DESTROY again, so ECONNRESET holds at any loss rate.
+    caf::anon_send(a, udx_destroy_atom::value);
+    REQUIRE(wait_closed(id, 30s));
+    CHECK(snapshot(id).error == "");
+    CHECK_FALSE(snapshot(id).ended);
+    REQUIRE(wa->wait(30s));
+    CHECK(wa->error != "");
+    auto ca = js.event("close", id + 500, 60000);
+    CHECK(ca["error"] == "ECONNRESET");
+
+    // JS destroys `b`: it closes without error. We close with ECONNRESET,
+    // or, only when the relay dropped the DESTROY (libudx sends it once and
+    // then no longer answers for the stream), with ETIMEDOUT once the data
+    // we still had in flight exhausted its RTO retries: at most 7 RTOs of
+    // at most 30 s each (see wait_closed).
+    js.send({{"cmd", "destroy"}, {"id", id + 501}});
+    CHECK(js.event("close", id + 501, 60000)["error"].is_null());
+    REQUIRE(wait_closed(id + 1, 240s));
+    auto eb = snapshot(id + 1).error;
+    CHECK((eb == "ECONNRESET" || eb == "ETIMEDOUT"));
+    CHECK_FALSE(snapshot(id + 1).ended);
+    REQUIRE(wb->wait(30s));
+    CHECK(wb->error != "");
+
+    // Nothing is delivered after a destroy, on either side: packets still
+    // arriving (duplicates, reordered, retransmitted) are dropped.
+    auto ra = snapshot(id).received;
+    auto rb = snapshot(id + 1).received;
+    std::this_thread::sleep_for(1s);
+    CHECK(snapshot(id).received == ra);
+    CHECK(snapshot(id + 1).received == rb);
+    CHECK(snapshot(id).after_close == 0);
+    CHECK(snapshot(id + 1).after_close == 0);
+    for (uint32_t js_id : {id + 500, id + 501}) {
+      CAPTURE(js_id);
+      bool late = true;
+      try {
+        js.event("late", js_id, 200);
+      } catch (const std::runtime_error&) {
+        late = false;
+      }
+      CHECK_FALSE(late);
+    }
+
+    // A new stream on the same two sockets, through the same relay, is not
+    // disturbed by the destroyed ones: intact data both ways, clean close.
+    transfer_both_ways(*this, id + 2, id + 502, after, after, proxy.port_a(),
+                       proxy.port_b());
+    CHECK(proxy.dropped() > 0);
+    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("udx interop relay destroy: loss %.0f%%: JS saw %s, we saw %s, in %.2f s\n",
+                loss * 100, ca["error"].dump().c_str(), eb.c_str(), secs);
+    id += 10;
+  }
 }
 
 TEST_CASE("udx sockets: C++ <-> C++ over real UDP, IPv4 and IPv6", "[interop]") {

@@ -101,6 +101,22 @@ TEST_CASE("udx stream: destroy resets the peer", "[unit]") {
   CHECK(s.closed_b == "ECONNRESET");
 }
 
+TEST_CASE("udx stream: a lost DESTROY is sent again when the peer keeps sending", "[unit]") {
+  sim s(41);
+  s.b.write(pattern(2 << 20, 41)); // b has data in flight towards a
+  REQUIRE(s.run_until([&] { return s.got_a.size() >= 100000; }));
+  s.a.destroy();
+  s.ab.down = true;
+  s.flush(); // the one DESTROY is lost
+  s.ab.down = false;
+  CHECK(s.closed_b == "-");
+  // b's packets still reach the destroyed a, which answers with DESTROY:
+  // b is reset at once instead of timing out after its RTO retries.
+  REQUIRE(s.run_until([&] { return both_closed(s); }, std::chrono::seconds(1)));
+  CHECK(s.closed_a == "");
+  CHECK(s.closed_b == "ECONNRESET");
+}
+
 TEST_CASE("udx stream: unordered messages", "[unit]") {
   sim s(5);
   bytes m1{1, 2, 3}, m2(1000, 9);
