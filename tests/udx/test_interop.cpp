@@ -106,13 +106,15 @@ struct interop_fixture {
   }
 
   // A clean close needs our END acked and the peer's END delivered. On a
-  // lossy link either may need retransmissions by RTO, backed off up to
-  // the stream's ETIMEDOUT: 7 RTO intervals (max_rto_timeouts = 6 retries),
-  // each at most max_rto = 30 s, i.e. up to 210 s, and already 1+2+4+8+16+
-  // 30+30 = 91 s from the 1 s minimum RTO. A shorter bound (it was 60 s)
-  // can fail on a stream that is still going to close cleanly, e.g. at
-  // 10 % loss under ASan on a loaded machine. The bound only tells a hang
-  // from a slow close; how the stream closed (error "") is checked apart.
+  // lossy link either may need retransmissions by RTO, backed off until
+  // the stream gives up with ETIMEDOUT: 7 RTO intervals (max_rto_timeouts
+  // = 6 retries), each at most max_rto = 30 s, i.e. up to 210 s, and
+  // already 1+2+4+8+16+30+30 = 91 s from the 1 s minimum RTO. The bound
+  // must exceed that worst case so that it only catches a hang; the way
+  // the stream closed is checked apart (error ""). With the old 60 s a
+  // stream that ends in ETIMEDOUT after ~91 s (seen through the relay:
+  // udx-native closed cleanly, our END was never acked) failed as a
+  // "hang" here, hiding what happened.
   bool wait_closed(uint32_t id, std::chrono::seconds limit = 240s) {
     return res->wait([&](results& r) { return r.by_id[id].closed; }, limit);
   }
@@ -121,10 +123,15 @@ struct interop_fixture {
   }
 };
 
-/// Both directions on one stream pair, ending cleanly.
+/// Both directions on one stream pair, ending cleanly. With
+/// `our_clean_close` false, our side's close is not awaited: a libudx peer
+/// closes without lingering the moment it holds our END and its own END is
+/// acked, so when its one ack of our END is lost we resend the END into
+/// nothing and close with ETIMEDOUT after all RTO retries (~91 s). The
+/// data and both ENDs are still checked.
 void transfer_both_ways(interop_fixture& f, uint32_t id, uint32_t js_id,
                         uint64_t ours, uint64_t theirs, uint16_t our_target = 0,
-                        uint16_t js_target = 0) {
+                        uint16_t js_target = 0, bool our_clean_close = true) {
   auto s = f.open(id, js_id, our_target, js_target);
   auto w = f.write(s, ours, true, id);
   f.js.send({{"cmd", "send"}, {"id", js_id}, {"bytes", theirs}, {"end", true}});
@@ -138,8 +145,10 @@ void transfer_both_ways(interop_fixture& f, uint32_t id, uint32_t js_id,
   auto r = f.snapshot(id);
   CHECK(r.received == theirs);
   CHECK(r.digest == sent["sha256"].get<std::string>());
-  REQUIRE(f.wait_closed(id));
-  CHECK(f.snapshot(id).error == "");
+  if (our_clean_close) {
+    REQUIRE(f.wait_closed(id));
+    CHECK(f.snapshot(id).error == "");
+  }
   auto js_close = f.js.event("close", js_id);
   CHECK(js_close["error"].is_null());
 }
@@ -428,9 +437,12 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: destroy in both directions throu
     }
 
     // A new stream on the same two sockets, through the same relay, is not
-    // disturbed by the destroyed ones: intact data both ways, clean close.
+    // disturbed by the destroyed ones: intact data and END both ways, and
+    // udx-native closes cleanly. (Our clean close through the relay is the
+    // relay test's business; see transfer_both_ways on why it can take
+    // long.)
     transfer_both_ways(*this, id + 2, id + 502, after, after, proxy.port_a(),
-                       proxy.port_b());
+                       proxy.port_b(), false);
     CHECK(proxy.dropped() > 0);
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("udx interop relay destroy: loss %.0f%%: JS saw %s, we saw %s, in %.2f s\n",
