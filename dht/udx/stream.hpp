@@ -45,6 +45,9 @@ struct stream_config {
   duration min_rto = std::chrono::seconds(1);   // RFC 6298 (2.4)
   duration max_rto = std::chrono::seconds(30);
   uint32_t max_rto_timeouts = 6;  // one packet timing out this often kills
+  // After both ends and all data are acknowledged, our END unacknowledged
+  // for this many RTOs counts as a clean close (see stream::on_rto).
+  uint32_t end_unconfirmed_timeouts = 3;
   duration keepalive{0};          // heartbeat when idle this long; 0: off
   duration idle_timeout{0};       // ETIMEDOUT when silent this long; 0: off
 };
@@ -65,6 +68,7 @@ struct stream_stats {
   uint64_t loss_episodes = 0;     // fast-recovery entries
   uint64_t tail_probes = 0;
   uint64_t dropped = 0;           // malformed, forged or out-of-window input
+  uint64_t end_unconfirmed = 0;   // clean closes whose END ack never came
   uint32_t cwnd = 0;
   uint16_t mtu = 0;
   duration srtt{0};

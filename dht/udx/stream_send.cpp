@@ -244,7 +244,21 @@ void stream::on_rto(time_point now) {
     return;
   }
   sent_packet& oldest = outgoing_.front();
-  if (++oldest.timeouts > cfg_.max_rto_timeouts) {
+  ++oldest.timeouts;
+  // Only our END is unacknowledged, and the peer has ended and acknowledged
+  // every byte we sent. libudx closes a stream right after sending the ack
+  // for our END (and skips it when the same packet completes its own close),
+  // so when that one ack is lost it never answers again. A peer still open
+  // would have acknowledged one of these retransmits; after a few silent
+  // RTOs the stream is done, cleanly, rather than ETIMEDOUT after the full
+  // backoff.
+  if (remote_ended_ && end_packetized_ && !local_ended_ && snd_una_ == end_seq_
+      && oldest.timeouts >= cfg_.end_unconfirmed_timeouts) {
+    ++stats_.end_unconfirmed;
+    close("");
+    return;
+  }
+  if (oldest.timeouts > cfg_.max_rto_timeouts) {
     close("ETIMEDOUT");
     return;
   }

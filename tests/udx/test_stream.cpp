@@ -91,6 +91,36 @@ TEST_CASE("udx stream: half-close in both directions", "[unit]") {
   CHECK_THROWS_AS(s.a.write(data), stream_error);
 }
 
+TEST_CASE("udx stream: a peer that closes without its last ack still ends us cleanly", "[unit]") {
+  sim s(5);
+  auto data = pattern(50000, 5);
+  s.b.write(data);
+  s.b.end(); // b ends first; a reads everything and b's end
+  REQUIRE(s.run_until([&] { return s.end_a && s.got_a == data; }));
+  // From now on nothing reaches a: b's ack of a's END is lost and b, like
+  // libudx, closes at once and never answers again.
+  s.ba.down = true;
+  s.a.end();
+  REQUIRE(s.run_until([&] { return s.closed_a != "-"; }, std::chrono::seconds(60)));
+  CHECK(s.closed_a == "");
+  CHECK(s.a.stats().end_unconfirmed == 1);
+  CHECK(s.end_b);
+}
+
+TEST_CASE("udx stream: our END is retransmitted until a peer that is still open acks it", "[unit]") {
+  sim s(6);
+  s.b.end();
+  REQUIRE(s.run_until([&] { return s.end_a; }));
+  s.ab.down = true; // a's END is lost for a while
+  s.a.end();
+  s.run_until([] { return false; }, std::chrono::seconds(2));
+  s.ab.down = false;
+  REQUIRE(s.run_until([&] { return both_closed(s); }, std::chrono::seconds(60)));
+  CHECK(s.closed_a == "");
+  CHECK(s.closed_b == "");
+  CHECK(s.a.stats().end_unconfirmed == 0); // b was reached and acked
+}
+
 TEST_CASE("udx stream: destroy resets the peer", "[unit]") {
   sim s(4);
   s.a.write(pattern(10000, 4));
