@@ -53,13 +53,15 @@ void finish(stream_ptr self) {
     rp.deliver(caf::make_error(caf::sec::runtime_error, "udx: stream closed"));
   st.waiting_writes.clear();
   if (st.core->lingering()) {
-    // Keep answering the peer's retransmitted END for a while (2 RTO). A
-    // destroyed stream answers with DESTROY instead, and lingers at least
-    // 3 s: a peer whose in-flight packets were all lost resends only on its
-    // own RTO (libudx: at least 1 s, then doubling).
-    auto linger = std::max<udx::duration>(
-      2 * st.core->stats().rto,
-      st.core->destroyed() ? std::chrono::seconds(3) : std::chrono::seconds(1));
+    // Keep answering the peer for a while (like TCP's TIME_WAIT): after a
+    // clean close our ack of the peer's END was the last packet (see
+    // dht/udx/stream_close.cpp) and, if it is lost, the peer resends its
+    // END on its tail probe or RTO (libudx: at least 1 s, then every 2
+    // RTOs). A destroyed stream answers with DESTROY instead, for a peer
+    // whose in-flight packets were all lost. 3 s, or 2 of our RTOs on a
+    // slower path, covers the first two of those retransmissions.
+    auto linger = std::max<udx::duration>(2 * st.core->stats().rto,
+                                          std::chrono::seconds(3));
     self->delayed_send(self, linger, tick_atom::value, linger_done);
   } else {
     if (st.registered)

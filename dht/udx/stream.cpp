@@ -62,17 +62,9 @@ void stream::destroy() {
     return;
   // DESTROY carries the next packet number and consumes it (libudx), so
   // the peer accepts it as in-window.
-  header h;
-  h.type = flag_destroy;
-  h.stream_id = cfg_.remote_id;
-  h.rwnd = advertised_window();
-  h.seq = snd_nxt_++;
-  h.ack = rcv_nxt_;
-  bytes pkt(header_size);
-  write_header(h, pkt.data());
-  control_.push_back(std::move(pkt));
+  destroy_seq_ = snd_nxt_++;
+  control_.push_back(build_bare(flag_destroy, destroy_seq_));
   destroyed_ = true;
-  destroy_seq_ = h.seq;
   close("");
 }
 
@@ -83,12 +75,7 @@ void stream::send_message(const uint8_t* data, size_t size) {
     throw stream_error("udx: message of " + std::to_string(size)
                        + " bytes exceeds the packet payload of "
                        + std::to_string(max_payload()));
-  header h;
-  h.type = flag_message;
-  h.stream_id = cfg_.remote_id;
-  h.rwnd = advertised_window();
-  h.seq = snd_nxt_; // messages do not consume packet numbers
-  h.ack = rcv_nxt_;
+  // Messages do not consume packet numbers.
   control_.push_back(encode(flag_message, snd_nxt_, data, size, 0));
 }
 
@@ -140,6 +127,12 @@ bytes stream::build_ack() {
   unacked_data_ = 0;
   std::vector<sack_range> ranges;
   for (auto it = ooo_.begin(); it != ooo_.end() && ranges.size() < max_sack_ranges; ++it) {
+    // The peer's END is only ever acknowledged cumulatively: libudx counts
+    // a SACKed END as acknowledged, which would defeat the END hold
+    // (stream_close.cpp). It is the peer's last packet, so no loss
+    // detection depends on it.
+    if (it->second.flags & flag_end)
+      break;
     uint32_t seq = rcv_nxt_ + static_cast<uint32_t>(it->first - rcv_count_);
     if (!ranges.empty() && ranges.back().end == seq)
       ranges.back().end = seq + 1;
@@ -151,7 +144,7 @@ bytes stream::build_ack() {
   a.stream_id = cfg_.remote_id;
   a.rwnd = advertised_window();
   a.seq = snd_nxt_;
-  a.ack = rcv_nxt_;
+  a.ack = advertised_ack();
   bytes out(header_size + ranges.size() * 8);
   write_header(a, out.data());
   for (size_t i = 0; i < ranges.size(); ++i) {
@@ -162,16 +155,21 @@ bytes stream::build_ack() {
   return out;
 }
 
-bytes stream::build_heartbeat() {
+bytes stream::build_bare(uint8_t type, uint32_t seq) const {
   header h;
-  h.type = flag_heartbeat;
+  h.type = type;
   h.stream_id = cfg_.remote_id;
   h.rwnd = advertised_window();
-  h.seq = snd_nxt_;
-  h.ack = rcv_nxt_;
+  h.seq = seq;
+  h.ack = advertised_ack();
   bytes pkt(header_size);
   write_header(h, pkt.data());
   return pkt;
+}
+
+uint32_t stream::advertised_ack() const {
+  // While the peer's END is held back, ack everything before it only.
+  return remote_end_held_ ? remote_end_seq_ : rcv_nxt_;
 }
 
 bytes stream::encode(uint8_t flags, uint32_t seq, const uint8_t* payload,
@@ -182,7 +180,7 @@ bytes stream::encode(uint8_t flags, uint32_t seq, const uint8_t* payload,
   h.stream_id = cfg_.remote_id;
   h.rwnd = advertised_window();
   h.seq = seq;
-  h.ack = rcv_nxt_;
+  h.ack = advertised_ack();
   bytes out(header_size + padding + size);
   write_header(h, out.data());
   if (size > 0)
@@ -199,6 +197,9 @@ void stream::close(std::string error) {
     return;
   closed_ = true;
   error_ = error;
+  // Lingering re-acks cover everything, the peer's END included.
+  remote_end_held_ = false;
+  end_hold_deadline_.reset();
   write_queue_.clear();
   unsent_bytes_ = 0;
   unacked_bytes_ = 0;

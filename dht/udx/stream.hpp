@@ -45,8 +45,8 @@ struct stream_config {
   duration min_rto = std::chrono::seconds(1);   // RFC 6298 (2.4)
   duration max_rto = std::chrono::seconds(30);
   uint32_t max_rto_timeouts = 6;  // one packet timing out this often kills
-  // After both ends and all data are acknowledged, our END unacknowledged
-  // for this many RTOs counts as a clean close (see stream::on_rto).
+  // The peer ended and acknowledged all our data: our END unacknowledged
+  // for this many RTOs counts as a clean close (see stream_close.cpp).
   uint32_t end_unconfirmed_timeouts = 3;
   duration keepalive{0};          // heartbeat when idle this long; 0: off
   duration idle_timeout{0};       // ETIMEDOUT when silent this long; 0: off
@@ -153,19 +153,24 @@ private:
   sent_packet* outgoing_at(uint32_t seq);
 
   // receive path
-  void handle_data(const header& h, const uint8_t* payload, size_t size);
+  void handle_data(const header& h, const uint8_t* payload, size_t size,
+                   time_point now);
   void deliver(uint8_t flags, bytes&& payload);
-  void check_remote_end();
+  void check_remote_end(time_point now);
   void handle_ack(const header& h, const uint8_t* data, size_t size,
                   time_point now);
   void mark_delivered(uint32_t seq, sent_packet& p, time_point now,
                       uint32_t& newly, std::optional<duration>& rtt_sample);
   void update_rtt(duration sample);
+  /// RFC 6298 (2.3) from the current estimates, without backoff.
+  duration base_rto() const;
   void detect_losses(time_point now);
   void mark_lost(uint32_t seq, sent_packet& p);
   void queue_ack();
   bytes build_ack();
-  bytes build_heartbeat();
+  /// A header-only packet (heartbeat, destroy) with our current state.
+  bytes build_bare(uint8_t type, uint32_t seq) const;
+  uint32_t advertised_ack() const;
 
   // send path
   bytes encode(uint8_t flags, uint32_t seq, const uint8_t* payload,
@@ -181,6 +186,13 @@ private:
   // timers
   void on_rto(time_point now);
   void on_tail_probe(time_point now);
+
+  // closing (stream_close.cpp)
+  void on_remote_end(time_point now);
+  void release_remote_end();
+  duration end_hold_period() const;
+  bool end_may_go(bool with_data) const;
+  bool end_unconfirmed(const sent_packet& oldest) const;
 
   void close(std::string error);
 
@@ -257,6 +269,11 @@ private:
   bool remote_ending_ = false;
   uint32_t remote_end_seq_ = 0;
   bool remote_ended_ = false;
+  // The peer's END, received in full, is not acknowledged yet: see
+  // stream_close.cpp for why and until when.
+  bool remote_end_held_ = false;
+  std::optional<time_point> end_hold_deadline_;
+  bool remote_end_acked_ = false;   // our acks cover the peer's END
   bool ack_pending_ = false;
   uint32_t unacked_data_ = 0;
   std::deque<stream_event> events_;

@@ -30,6 +30,10 @@ constexpr uint32_t max_tail_probes = 6;
 // retransmissions come later, spaced by its TLP/RTO timers).
 constexpr duration destroy_resend_gap = std::chrono::milliseconds(10);
 
+// The short END hold (stream_close.cpp) is two smoothed round trips plus
+// the RTT variance, and at least this much more for timer granularity.
+constexpr duration end_hold_margin = std::chrono::milliseconds(10);
+
 inline void take_min(std::optional<time_point>& acc, std::optional<time_point> t) {
   if (t && (!acc || *t < *acc))
     acc = t;

@@ -32,15 +32,7 @@ void stream::on_datagram(const uint8_t* data, size_t size, time_point now) {
       if ((h->type & (flag_data | flag_end | flag_heartbeat))
           && (!last_destroy_sent_ || now - *last_destroy_sent_ >= destroy_resend_gap)) {
         last_destroy_sent_ = now;
-        header d;
-        d.type = flag_destroy;
-        d.stream_id = cfg_.remote_id;
-        d.rwnd = advertised_window();
-        d.seq = destroy_seq_;
-        d.ack = rcv_nxt_;
-        bytes pkt(header_size);
-        write_header(d, pkt.data());
-        control_.push_back(std::move(pkt));
+        control_.push_back(build_bare(flag_destroy, destroy_seq_));
       }
       return;
     }
@@ -70,7 +62,7 @@ void stream::on_datagram(const uint8_t* data, size_t size, time_point now) {
       return;
     }
     if (h->type & (flag_data | flag_end))
-      handle_data(*h, payload, payload_size);
+      handle_data(*h, payload, payload_size, now);
   } else if (h->type & (flag_data | flag_end)) {
     // A duplicate of something we already have: the peer missed our ack.
     if (ahead < 0)
@@ -90,7 +82,7 @@ void stream::on_datagram(const uint8_t* data, size_t size, time_point now) {
 }
 
 void stream::handle_data(const header& h, const uint8_t* payload,
-                         size_t size) {
+                         size_t size, time_point now) {
   if (remote_ended_) {
     ++stats_.dropped;
     return;
@@ -142,7 +134,7 @@ void stream::handle_data(const header& h, const uint8_t* payload,
     ooo_bytes_ += body.size();
     ooo_.emplace(key, pending_read{flags, std::move(body)});
   }
-  check_remote_end();
+  check_remote_end(now);
   // Ack every second packet, and at once when something is out of order
   // (the sender's loss detection runs on our SACKs).
   ++unacked_data_;
@@ -164,13 +156,14 @@ void stream::deliver(uint8_t flags, bytes&& payload) {
   }
 }
 
-void stream::check_remote_end() {
+void stream::check_remote_end(time_point now) {
   if (remote_ending_ && !remote_ended_ && seq_diff(rcv_nxt_, remote_end_seq_) > 0) {
     remote_ended_ = true;
     stream_event ev;
     ev.kind = event_kind::end;
     events_.push_back(std::move(ev));
     ack_pending_ = true;
+    on_remote_end(now);
     if (local_ended_)
       close("");
   }
@@ -231,6 +224,7 @@ void stream::handle_ack(const header& h, const uint8_t* data, size_t size,
 
   if (end_packetized_ && !local_ended_ && seq_diff(snd_una_, end_seq_) > 0) {
     local_ended_ = true;
+    release_remote_end();
     if (remote_ended_) {
       close("");
       return;
@@ -255,9 +249,7 @@ void stream::handle_ack(const header& h, const uint8_t* data, size_t size,
     // New data acked: the path works again, so drop the RTO backoff (as
     // Linux does) instead of waiting for a fresh RTT sample, which a
     // recovery made only of retransmissions never yields (Karn).
-    if (have_rtt_)
-      rto_ = std::clamp<duration>(srtt_ + std::max<duration>(milliseconds(1), 4 * rttvar_),
-                                  cfg_.min_rto, cfg_.max_rto);
+    rto_ = base_rto();
     // RFC 6298 (5.2, 5.3): restart the timer on new acks, stop when idle.
     arm_rto(now, true);
     if (inflight_ > 0)
@@ -321,8 +313,14 @@ void stream::update_rtt(duration r) {
     srtt_ = (7 * srtt_ + r) / 8;
     min_rtt_ = std::min(min_rtt_, r);
   }
+  rto_ = base_rto();
+}
+
+duration stream::base_rto() const {
+  if (!have_rtt_)
+    return rto_;
   duration var = std::max<duration>(milliseconds(1), 4 * rttvar_);
-  rto_ = std::clamp<duration>(srtt_ + var, cfg_.min_rto, cfg_.max_rto);
+  return std::clamp<duration>(srtt_ + var, cfg_.min_rto, cfg_.max_rto);
 }
 
 void stream::detect_losses(time_point now) {

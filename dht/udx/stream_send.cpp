@@ -83,6 +83,8 @@ bool stream::build_new_packet(time_point now, bytes& out, bool ignore_window) {
   bool has_work = unsent_bytes_ > 0 || (end_requested_ && !end_packetized_);
   if (!has_work)
     return false;
+  if (unsent_bytes_ == 0 && !end_may_go(false))
+    return false; // the END waits until all data is acknowledged
   if (!ignore_window && inflight_ >= send_window_packets()) {
     if (inflight_ >= cc_.window())
       cwnd_limited_ = true;
@@ -113,7 +115,7 @@ bool stream::build_new_packet(time_point now, bytes& out, bool ignore_window) {
   if (!p.payload.empty())
     p.flags |= flag_data;
   uint32_t seq = snd_nxt_++;
-  if (unsent_bytes_ == 0 && end_requested_) {
+  if (unsent_bytes_ == 0 && end_requested_ && end_may_go(!p.payload.empty())) {
     p.flags |= flag_end;
     end_packetized_ = true;
     end_seq_ = seq;
@@ -200,6 +202,7 @@ std::optional<time_point> stream::next_timeout() const {
   take_min(t, reo_deadline_);
   take_min(t, zwp_deadline_);
   take_min(t, pace_blocked_until_);
+  take_min(t, end_hold_deadline_);
   if (cfg_.keepalive.count() > 0 && inflight_ == 0 && outgoing_.empty())
     take_min(t, last_send_ + cfg_.keepalive);
   if (cfg_.idle_timeout.count() > 0)
@@ -225,15 +228,17 @@ void stream::on_timeout(time_point now) {
     detect_losses(now);
   if (tlp_deadline_ && now >= *tlp_deadline_)
     on_tail_probe(now);
+  if (end_hold_deadline_ && now >= *end_hold_deadline_)
+    release_remote_end();
   if (zwp_deadline_ && now >= *zwp_deadline_) {
-    control_.push_back(build_heartbeat());
+    control_.push_back(build_bare(flag_heartbeat, snd_nxt_));
     last_send_ = now;
     zwp_backoff_ = std::min<uint32_t>(zwp_backoff_ + 1, 6);
     zwp_deadline_ = now + std::min<duration>(rto_ * (1u << zwp_backoff_), cfg_.max_rto);
   }
   if (cfg_.keepalive.count() > 0 && inflight_ == 0 && outgoing_.empty()
       && now >= last_send_ + cfg_.keepalive) {
-    control_.push_back(build_heartbeat());
+    control_.push_back(build_bare(flag_heartbeat, snd_nxt_));
     last_send_ = now;
   }
 }
@@ -245,15 +250,7 @@ void stream::on_rto(time_point now) {
   }
   sent_packet& oldest = outgoing_.front();
   ++oldest.timeouts;
-  // Only our END is unacknowledged, and the peer has ended and acknowledged
-  // every byte we sent. libudx closes a stream right after sending the ack
-  // for our END (and skips it when the same packet completes its own close),
-  // so when that one ack is lost it never answers again. A peer still open
-  // would have acknowledged one of these retransmits; after a few silent
-  // RTOs the stream is done, cleanly, rather than ETIMEDOUT after the full
-  // backoff.
-  if (remote_ended_ && end_packetized_ && !local_ended_ && snd_una_ == end_seq_
-      && oldest.timeouts >= cfg_.end_unconfirmed_timeouts) {
+  if (end_unconfirmed(oldest)) {
     ++stats_.end_unconfirmed;
     close("");
     return;

@@ -42,6 +42,9 @@ struct sim {
   std::vector<bytes> msgs_a, msgs_b;
   bool read_a = true, read_b = true; // poll data events (false: not reading)
   uint64_t sent_ab = 0, sent_ba = 0;
+  // b forgets the stream the moment it closes, as libudx does: nothing
+  // more reaches it and it sends nothing more (no lingering re-acks).
+  bool b_vanishes_on_close = false;
   // Extra hook on each delivered datagram (e.g. to inspect headers).
   std::function<void(bool to_b, const bytes&)> on_wire;
 
@@ -58,7 +61,11 @@ struct sim {
 
   double unit() { return std::uniform_real_distribution<double>(0, 1)(rng); }
 
+  bool b_gone() const { return b_vanishes_on_close && b.closed(); }
+
   void send(bool to_b, bytes d) {
+    if (!to_b && b_gone())
+      return;
     const link_profile& p = to_b ? ab : ba;
     (to_b ? sent_ab : sent_ba)++;
     if (p.down || d.size() > p.max_size || unit() < p.loss)
@@ -130,6 +137,8 @@ struct sim {
       auto& f = node.mapped();
       if (on_wire)
         on_wire(f.to_b, f.data);
+      if (f.to_b && b_gone())
+        continue;
       (f.to_b ? b : a).on_datagram(f.data.data(), f.data.size(), now);
     }
     for (auto* s : {&a, &b}) {
