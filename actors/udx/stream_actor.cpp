@@ -108,17 +108,23 @@ void deliver_events(stream_ptr self) {
   flush_data();
 }
 
-// After every input: send what the core wants sent, hand events to the
-// handler, answer writers, re-arm the timer.
-void pump(stream_ptr self) {
+// Sends everything the core wants sent now, in one batch.
+void transmit(stream_ptr self, udx::time_point now) {
   auto& st = self->state;
-  auto now = self->clock().now();
   std::vector<bytes> out;
   bytes pkt;
   while (st.core->poll_transmit(now, pkt))
     out.push_back(std::move(pkt));
   if (!out.empty())
     self->send(st.socket, udx_send_atom::value, st.remote, std::move(out));
+}
+
+// After every input: send what the core wants sent, hand events to the
+// handler, answer writers, re-arm the timer.
+void pump(stream_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  transmit(self, now);
   bool was_finished = st.finished;
   deliver_events(self);
   if (!st.core->closed() && st.core->buffered_bytes() <= st.high_water) {
@@ -239,13 +245,7 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
       st.backlog->bytes.fetch_sub(size, std::memory_order_relaxed);
       if (!st.finished || st.core->lingering()) {
         if (st.finished) {
-          // lingering: only re-acks go out
-          std::vector<bytes> out;
-          bytes pkt;
-          while (st.core->poll_transmit(now, pkt))
-            out.push_back(std::move(pkt));
-          if (!out.empty())
-            self->send(st.socket, udx_send_atom::value, st.remote, std::move(out));
+          transmit(self, now); // lingering: only re-acks go out
         } else {
           pump(self);
         }

@@ -41,6 +41,14 @@ constexpr bool sanitized = true;
 constexpr bool sanitized = false;
 #endif
 
+/// A real (threaded) actor system that keeps CAF's logger quiet.
+struct quiet_config : caf::actor_system_config {
+  quiet_config() {
+    set("logger.verbosity", caf::atom("quiet"));
+    set("logger.console", caf::atom("none"));
+  }
+};
+
 inline std::string hex(const unsigned char* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string s;

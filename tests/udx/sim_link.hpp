@@ -96,7 +96,7 @@ struct sim {
     }
   }
 
-  void flush() {
+  void transmit_all() {
     bytes out;
     for (int guard = 0; guard < 100000; ++guard) {
       bool any = false;
@@ -105,16 +105,13 @@ struct sim {
       if (!any)
         break;
     }
+  }
+
+  void flush() {
+    transmit_all();
     drain_events(a, read_a, got_a, end_a, closed_a, msgs_a);
     drain_events(b, read_b, got_b, end_b, closed_b, msgs_b);
-    // polling data may open the window (window update ack)
-    for (int guard = 0; guard < 100000; ++guard) {
-      bool any = false;
-      if (a.poll_transmit(now, out)) { send(true, std::move(out)); any = true; }
-      if (b.poll_transmit(now, out)) { send(false, std::move(out)); any = true; }
-      if (!any)
-        break;
-    }
+    transmit_all(); // polling data may open the window (window update ack)
   }
 
   /// One step: deliver what is due or fire timers. False when idle.

@@ -18,13 +18,6 @@ constexpr uint64_t MiB = 1 << 20;
 // slower, so they move less (same code paths).
 constexpr uint64_t bulk = sanitized ? 8 * MiB : 64 * MiB;
 
-struct quiet_config : caf::actor_system_config {
-  quiet_config() {
-    set("logger.verbosity", caf::atom("quiet"));
-    set("logger.console", caf::atom("none"));
-  }
-};
-
 struct interop_fixture {
   quiet_config cfg;
   caf::actor_system sys{cfg};
