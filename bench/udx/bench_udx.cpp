@@ -165,6 +165,23 @@ struct bench {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double cpu = cpu_seconds() - c0;
+    if (loss > 0) {
+      // What the sender's recovery did: the figures to look at first when
+      // the lossy throughput moves.
+      caf::scoped_actor self{*sys};
+      self->request(a, caf::infinite, udx_stats_atom::value)
+        .receive(
+          [&](const udx_stream_info& i) {
+            std::printf("  C++ sender: %llu packets, %llu retransmitted, %llu loss episodes, "
+                        "%llu RTOs, cwnd %u, srtt %lld us\n",
+                        static_cast<unsigned long long>(i.packets_sent),
+                        static_cast<unsigned long long>(i.retransmits),
+                        static_cast<unsigned long long>(i.loss_episodes),
+                        static_cast<unsigned long long>(i.rto_fired), i.cwnd,
+                        static_cast<long long>(i.srtt_us));
+          },
+          [](caf::error&) {});
+    }
     for (auto x : {caf::actor_cast<caf::actor>(a), caf::actor_cast<caf::actor>(b),
                    caf::actor_cast<caf::actor>(sa), caf::actor_cast<caf::actor>(sb),
                    caf::actor_cast<caf::actor>(h), caf::actor_cast<caf::actor>(hb)})
