@@ -57,11 +57,13 @@ void finish(stream_ptr self) {
     // clean close our ack of the peer's END was the last packet (see
     // dht/udx/stream_close.cpp) and, if it is lost, the peer resends its
     // END on its tail probe or RTO (libudx: at least 1 s, then every 2
-    // RTOs). A destroyed stream answers with DESTROY instead, for a peer
-    // whose in-flight packets were all lost. 3 s, or 2 of our RTOs on a
-    // slower path, covers the first two of those retransmissions.
+    // RTOs, giving up after about 13 RTOs in all, some of which the END
+    // hold may have used). A destroyed stream answers with DESTROY
+    // instead, for a peer whose in-flight packets were all lost. 10 s (or
+    // 2 of our RTOs on a slow path) covers four or more of those resends;
+    // a lingering stream holds no buffers, only its id.
     auto linger = std::max<udx::duration>(2 * st.core->stats().rto,
-                                          std::chrono::seconds(3));
+                                          std::chrono::seconds(10));
     self->delayed_send(self, linger, tick_atom::value, linger_done);
   } else {
     if (st.registered)
