@@ -191,6 +191,55 @@ bytes line_hex(const std::string& line, const std::string& tag) {
   return ht::wire_test::unhex(line.substr(tag.size() + 1));
 }
 
+// A TCP connection to the JS peer's "listening <port>" line, non-blocking.
+void connect_to_js(ht::test::node_process& node, fd_guard& sock) {
+  std::string line = node.read_line(30000);
+  REQUIRE(line.rfind("listening ", 0) == 0);
+  sockaddr_in addr = loopback(static_cast<uint16_t>(std::stoi(line.substr(10))));
+  sock.fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(sock.fd >= 0);
+  REQUIRE(::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  set_nonblocking(sock.fd);
+}
+
+// A loopback listener for the JS peer to connect to.
+struct listener {
+  fd_guard fd{::socket(AF_INET, SOCK_STREAM, 0)};
+  uint16_t port = 0;
+
+  listener() {
+    REQUIRE(fd.fd >= 0);
+    sockaddr_in addr = loopback(0);
+    REQUIRE(::bind(fd.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd.fd, 1) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+  }
+
+  /// Waits up to 30 s for the connection; blocking unless asked otherwise.
+  void accept(fd_guard& sock, bool nonblocking) {
+    pollfd p{fd.fd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 30000) == 1);
+    sock.fd = ::accept(fd.fd, nullptr, nullptr);
+    REQUIRE(sock.fd >= 0);
+    if (nonblocking)
+      set_nonblocking(sock.fd);
+  }
+};
+
+// Both sides send message_count messages; both must receive all of them,
+// then the JS peer exits cleanly once we half-close.
+void exchange_and_check(ht::test::node_process& node, int fd, stream& s) {
+  session_result r = run_session(fd, s);
+  INFO(r.error);
+  CHECK(r.error.empty());
+  CHECK(r.received == message_count);
+  check_js_report(node);
+  ::shutdown(fd, SHUT_WR);
+  CHECK(node.wait(30000) == 0);
+}
+
 } // namespace
 
 TEST_CASE("live: hyperdht PEER_HANDSHAKE with a JS server, then secret-stream from it over TCP", "[interop]") {
@@ -202,22 +251,10 @@ TEST_CASE("live: hyperdht PEER_HANDSHAKE with a JS server, then secret-stream fr
   REQUIRE(hs.complete());
   ht::noise::peer_handshake_result result = hs.final();
 
-  std::string line = node.read_line(30000);
-  REQUIRE(line.rfind("listening ", 0) == 0);
-  fd_guard sock{::socket(AF_INET, SOCK_STREAM, 0)};
-  REQUIRE(sock.fd >= 0);
-  sockaddr_in addr = loopback(static_cast<uint16_t>(std::stoi(line.substr(10))));
-  REQUIRE(::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  set_nonblocking(sock.fd);
-
+  fd_guard sock{-1};
+  connect_to_js(node, sock);
   stream s(result.keys);
-  session_result r = run_session(sock.fd, s);
-  INFO(r.error);
-  CHECK(r.error.empty());
-  CHECK(r.received == message_count);
-  check_js_report(node);
-  ::shutdown(sock.fd, SHUT_WR);
-  CHECK(node.wait(30000) == 0);
+  exchange_and_check(node, sock.fd, s);
 }
 
 TEST_CASE("live: hyperdht PEER_HANDSHAKE from a JS client, then secret-stream from it over TCP", "[interop]") {
@@ -231,97 +268,42 @@ TEST_CASE("live: hyperdht PEER_HANDSHAKE from a JS client, then secret-stream fr
   REQUIRE(hs.complete());
   ht::noise::peer_handshake_result result = hs.final();
 
-  fd_guard listener{::socket(AF_INET, SOCK_STREAM, 0)};
-  REQUIRE(listener.fd >= 0);
-  sockaddr_in addr = loopback(0);
-  REQUIRE(::bind(listener.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener.fd, 1) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  node.write_line("port " + std::to_string(ntohs(addr.sin_port)));
-  pollfd p{listener.fd, POLLIN, 0};
-  REQUIRE(::poll(&p, 1, 30000) == 1);
-  fd_guard sock{::accept(listener.fd, nullptr, nullptr)};
-  REQUIRE(sock.fd >= 0);
-  set_nonblocking(sock.fd);
-
+  listener l;
+  node.write_line("port " + std::to_string(l.port));
+  fd_guard sock{-1};
+  l.accept(sock, true);
   stream s(result.keys);
-  session_result r = run_session(sock.fd, s);
-  INFO(r.error);
-  CHECK(r.error.empty());
-  CHECK(r.received == message_count);
-  check_js_report(node);
-  ::shutdown(sock.fd, SHUT_WR);
-  CHECK(node.wait(30000) == 0);
+  exchange_and_check(node, sock.fd, s);
 }
 
 TEST_CASE("live: C++ initiator against a JS secret-stream responder over TCP", "[interop]") {
   ht::test::node_process node("wire-live.js", {"server", std::to_string(message_count), js_seed,
                                                ht::wire_test::hex(cpp_keypair().public_key)});
-  std::string line = node.read_line(30000);
-  REQUIRE(line.rfind("listening ", 0) == 0);
-  uint16_t port = static_cast<uint16_t>(std::stoi(line.substr(10)));
-
-  fd_guard sock{::socket(AF_INET, SOCK_STREAM, 0)};
-  REQUIRE(sock.fd >= 0);
-  sockaddr_in addr = loopback(port);
-  REQUIRE(::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  set_nonblocking(sock.fd);
-
+  fd_guard sock{-1};
+  connect_to_js(node, sock);
   stream s(true, cpp_keypair(), js_public_key());
-  session_result r = run_session(sock.fd, s);
-  INFO(r.error);
-  CHECK(r.error.empty());
-  CHECK(r.received == message_count);
+  exchange_and_check(node, sock.fd, s);
   CHECK(*s.remote_public_key() == js_public_key());
-  check_js_report(node);
-  ::shutdown(sock.fd, SHUT_WR);
-  CHECK(node.wait(30000) == 0);
 }
 
 TEST_CASE("live: JS secret-stream initiator against a C++ responder over TCP", "[interop]") {
-  fd_guard listener{::socket(AF_INET, SOCK_STREAM, 0)};
-  REQUIRE(listener.fd >= 0);
-  sockaddr_in addr = loopback(0);
-  REQUIRE(::bind(listener.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener.fd, 1) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-
+  listener l;
   ht::test::node_process node("wire-live.js", {"client", std::to_string(message_count), js_seed,
                                                ht::wire_test::hex(cpp_keypair().public_key),
-                                               std::to_string(ntohs(addr.sin_port))});
-  pollfd p{listener.fd, POLLIN, 0};
-  REQUIRE(::poll(&p, 1, 30000) == 1);
-  fd_guard sock{::accept(listener.fd, nullptr, nullptr)};
-  REQUIRE(sock.fd >= 0);
-  set_nonblocking(sock.fd);
-
+                                               std::to_string(l.port)});
+  fd_guard sock{-1};
+  l.accept(sock, true);
   stream s(false, cpp_keypair(), js_public_key());
-  session_result r = run_session(sock.fd, s);
-  INFO(r.error);
-  CHECK(r.error.empty());
-  CHECK(r.received == message_count);
-  check_js_report(node);
-  ::shutdown(sock.fd, SHUT_WR);
-  CHECK(node.wait(30000) == 0);
+  exchange_and_check(node, sock.fd, s);
 }
 
 TEST_CASE("live: forged and bit-flipped frames between JS and C++ close the stream", "[interop]") {
-  fd_guard listener{::socket(AF_INET, SOCK_STREAM, 0)};
-  REQUIRE(listener.fd >= 0);
-  sockaddr_in addr = loopback(0);
-  REQUIRE(::bind(listener.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener.fd, 1) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  listener l;
   ht::test::node_process node("wire-live.js", {"corrupt-client", "0", js_seed,
                                                ht::wire_test::hex(cpp_keypair().public_key),
-                                               std::to_string(ntohs(addr.sin_port))});
-  pollfd p{listener.fd, POLLIN, 0};
-  REQUIRE(::poll(&p, 1, 30000) == 1);
-  fd_guard sock{::accept(listener.fd, nullptr, nullptr)};
-  REQUIRE(sock.fd >= 0);
+                                               std::to_string(l.port)});
+  fd_guard sock{-1};
+  l.accept(sock, false);
 
   stream s(false, cpp_keypair(), js_public_key());
   size_t received = 0;
