@@ -300,42 +300,26 @@ private:
     return true;
   }
 
-  bool object() {
+  // '{' members '}' and '[' values ']' share their frame: the empty case,
+  // the separators and the close; `element` parses one member or value.
+  template <class Element>
+  bool container(bool is_object, byte close, Element element) {
     ++p_;
-    if (!sink_.enter(true))
+    if (!sink_.enter(is_object))
       return false;
     skip_space();
-    if (p_ < end_ && *p_ == '}') {
+    if (p_ < end_ && *p_ == close) {
       ++p_;
       sink_.leave();
       return true;
     }
     for (;;) {
-      if (p_ == end_ || *p_ != '"')
-        return false;
-      const byte* body = ++p_;
-      bool escaped = false;
-      if (!skip_string(escaped))
-        return false;
-      if (sink_.depth() <= 2) { // deeper keys select nothing
-        auto raw = view(body, p_ - 1);
-        if (escaped) {
-          unescape(raw, scratch_);
-          raw = scratch_;
-        }
-        sink_.key(raw);
-      }
-      skip_space();
-      if (p_ == end_ || *p_ != ':')
-        return false;
-      ++p_;
-      skip_space();
-      if (!value())
+      if (!element())
         return false;
       skip_space();
       if (p_ == end_)
         return false;
-      if (*p_ == '}') {
+      if (*p_ == close) {
         ++p_;
         sink_.leave();
         return true;
@@ -347,32 +331,31 @@ private:
     }
   }
 
-  bool array() {
-    ++p_;
-    if (!sink_.enter(false))
+  bool object() { return container(true, '}', [this] { return member(); }); }
+  bool array() { return container(false, ']', [this] { return value(); }); }
+
+  // "key": value
+  bool member() {
+    if (p_ == end_ || *p_ != '"')
       return false;
-    skip_space();
-    if (p_ < end_ && *p_ == ']') {
-      ++p_;
-      sink_.leave();
-      return true;
-    }
-    for (;;) {
-      if (!value())
-        return false;
-      skip_space();
-      if (p_ == end_)
-        return false;
-      if (*p_ == ']') {
-        ++p_;
-        sink_.leave();
-        return true;
+    const byte* body = ++p_;
+    bool escaped = false;
+    if (!skip_string(escaped))
+      return false;
+    if (sink_.depth() <= 2) { // deeper keys select nothing
+      auto raw = view(body, p_ - 1);
+      if (escaped) {
+        unescape(raw, scratch_);
+        raw = scratch_;
       }
-      if (*p_ != ',')
-        return false;
-      ++p_;
-      skip_space();
+      sink_.key(raw);
     }
+    skip_space();
+    if (p_ == end_ || *p_ != ':')
+      return false;
+    ++p_;
+    skip_space();
+    return value();
   }
 
   // After the opening quote; leaves p_ after the closing one.
