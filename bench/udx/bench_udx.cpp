@@ -97,6 +97,27 @@ struct figure {
   double cpu_ms = 0;     // CPU milliseconds per MiB, all processes
 };
 
+/// Where a and b send: to each other, or through a relay dropping `loss`
+/// of the packets (no duplication or reordering: loss alone).
+struct path {
+  std::unique_ptr<loss_proxy> proxy;
+  uint16_t a_target, b_target;
+
+  path(uint16_t a_port, uint16_t b_port, double loss)
+    : a_target(b_port), b_target(a_port) {
+    if (loss <= 0)
+      return;
+    loss_proxy::profile p;
+    p.loss = loss;
+    p.duplicate = 0;
+    p.reorder = 0;
+    // "ours" = a, "theirs" = b: a sends to port_a, b to port_b
+    proxy = std::make_unique<loss_proxy>(a_port, b_port, p, 1);
+    a_target = proxy->port_a();
+    b_target = proxy->port_b();
+  }
+};
+
 struct bench {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -138,18 +159,8 @@ struct bench {
   figure cpp_to_cpp(uint64_t total, double loss) {
     udx_endpoint la, lb;
     auto sa = socket(la), sb = socket(lb);
-    std::unique_ptr<loss_proxy> proxy;
-    uint16_t a_target = lb.port, b_target = la.port;
-    if (loss > 0) {
-      loss_proxy::profile p;
-      p.loss = loss;
-      p.duplicate = 0;
-      p.reorder = 0;
-      // "ours" = a, "theirs" = b: a sends to port_a, b to port_b
-      proxy = std::make_unique<loss_proxy>(la.port, lb.port, p, 1);
-      a_target = proxy->port_a();
-      b_target = proxy->port_b();
-    }
+    path route(la.port, lb.port, loss);
+    uint16_t a_target = route.a_target, b_target = route.b_target;
     auto c = std::make_shared<counter>();
     uint32_t ida = next_id++, idb = next_id++;
     auto h = sys->spawn(counting, c);
@@ -191,17 +202,8 @@ struct bench {
 
   figure js_to_js(uint64_t total, double loss) {
     js_peer a, b;
-    std::unique_ptr<loss_proxy> proxy;
-    uint16_t a_target = b.port, b_target = a.port;
-    if (loss > 0) {
-      loss_proxy::profile p;
-      p.loss = loss;
-      p.duplicate = 0;
-      p.reorder = 0;
-      proxy = std::make_unique<loss_proxy>(a.port, b.port, p, 1);
-      a_target = proxy->port_a();
-      b_target = proxy->port_b();
-    }
+    path route(a.port, b.port, loss);
+    uint16_t a_target = route.a_target, b_target = route.b_target;
     a.send({{"cmd", "stream"}, {"id", 1}, {"remoteId", 2}, {"port", a_target}, {"hash", false}});
     b.send({{"cmd", "stream"}, {"id", 2}, {"remoteId", 1}, {"port", b_target}, {"hash", false}});
     a.event("connected", 1);
