@@ -21,6 +21,20 @@ inline public_key key_of(uint8_t b) {
   return k;
 }
 
+/// A trace from no tracer, as a host adds one with add_trace(); the JS
+/// comparison (tests/interop/client-capture.js) adds the same fields.
+inline manual_trace worker_trace(std::string id) {
+  manual_trace m;
+  m.id = std::move(id);
+  m.class_name = "Worker";
+  m.object_id = 42;
+  m.object_props = {{"pid", 7}};
+  m.filename = "/app/worker.js";
+  m.function_name = "run";
+  m.caller_props = nlohmann::json{{"ok", true}};
+  return m;
+}
+
 struct client_fixture : caf_fixture {
   inprocess_network_actor net = spawn_inprocess_network(sys);
   fake_server_state server;

@@ -142,15 +142,7 @@ TEST_CASE("add_trace sends traces that do not come from a tracer", "[scenario]")
   client_fixture f;
   f.listen();
   f.start(f.options());
-  manual_trace m;
-  m.id = "custom";
-  m.class_name = "Worker";
-  m.object_id = 42;
-  m.object_props = {{"pid", 7}};
-  m.filename = "/app/worker.js";
-  m.function_name = "run";
-  m.caller_props = json{{"ok", true}};
-  f.cl->add_trace(m);
+  f.cl->add_trace(worker_trace("custom"));
   f.run();
   REQUIRE(f.server.log.size() == 1);
   auto& line = f.server.log[0];

@@ -91,15 +91,7 @@ TEST_CASE("trace JSON equals the JS client's for the same inputs", "[interop]") 
   door.open("open", nullptr);
   interop::Room room2;
   room2.join("", {{"x", 1}});
-  manual_trace m;
-  m.id = "manual";
-  m.class_name = "Worker";
-  m.object_id = 42;
-  m.object_props = {{"pid", 7}};
-  m.filename = "/app/worker.js";
-  m.function_name = "run";
-  m.caller_props = json{{"ok", true}};
-  f.cl->add_trace(m);
+  f.cl->add_trace(worker_trace("manual"));
   f.run();
 
   REQUIRE(f.server.log.size() == expected.size());
