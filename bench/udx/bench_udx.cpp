@@ -156,6 +156,24 @@ struct bench {
     return p.next([](const json& j) { return j["event"] == "cpu"; })["us"].get<double>() / 1e6;
   }
 
+  // What a C++ sender's recovery did: the figures to look at first when a
+  // throughput moves.
+  void print_sender_state(udx_stream_actor sender) {
+    caf::scoped_actor self{*sys};
+    self->request(sender, caf::infinite, udx_stats_atom::value)
+      .receive(
+        [&](const udx_stream_info& i) {
+          std::printf("  C++ sender: %llu packets, %llu retransmitted, %llu loss episodes, "
+                      "%llu RTOs, cwnd %u, MTU %u, srtt %lld us\n",
+                      static_cast<unsigned long long>(i.packets_sent),
+                      static_cast<unsigned long long>(i.retransmits),
+                      static_cast<unsigned long long>(i.loss_episodes),
+                      static_cast<unsigned long long>(i.rto_fired), i.cwnd, i.mtu,
+                      static_cast<long long>(i.srtt_us));
+        },
+        [](caf::error&) {});
+  }
+
   figure cpp_to_cpp(uint64_t total, double loss) {
     udx_endpoint la, lb;
     auto sa = socket(la), sb = socket(lb);
@@ -176,23 +194,8 @@ struct bench {
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double cpu = cpu_seconds() - c0;
-    if (loss > 0) {
-      // What the sender's recovery did: the figures to look at first when
-      // the lossy throughput moves.
-      caf::scoped_actor self{*sys};
-      self->request(a, caf::infinite, udx_stats_atom::value)
-        .receive(
-          [&](const udx_stream_info& i) {
-            std::printf("  C++ sender: %llu packets, %llu retransmitted, %llu loss episodes, "
-                        "%llu RTOs, cwnd %u, srtt %lld us\n",
-                        static_cast<unsigned long long>(i.packets_sent),
-                        static_cast<unsigned long long>(i.retransmits),
-                        static_cast<unsigned long long>(i.loss_episodes),
-                        static_cast<unsigned long long>(i.rto_fired), i.cwnd,
-                        static_cast<long long>(i.srtt_us));
-          },
-          [](caf::error&) {});
-    }
+    if (loss > 0)
+      print_sender_state(a);
     for (auto x : {caf::actor_cast<caf::actor>(a), caf::actor_cast<caf::actor>(b),
                    caf::actor_cast<caf::actor>(sa), caf::actor_cast<caf::actor>(sb),
                    caf::actor_cast<caf::actor>(h), caf::actor_cast<caf::actor>(hb)})
@@ -232,6 +235,7 @@ struct bench {
     if (cpp_sends) {
       sys->spawn(bulk_writer, st, total);
       js.event("end", 1, 600000);
+      print_sender_state(st);
     } else {
       js.send({{"cmd", "send"}, {"id", 1}, {"bytes", total}, {"end", true}, {"fast", true}});
       std::unique_lock<std::mutex> g{c->mtx};
