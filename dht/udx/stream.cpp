@@ -169,7 +169,7 @@ bytes stream::build_bare(uint8_t type, uint32_t seq) const {
 
 uint32_t stream::advertised_ack() const {
   // While the peer's END is held back, ack everything before it only.
-  return remote_end_held_ ? remote_end_seq_ : rcv_nxt_;
+  return holding_remote_end() ? remote_end_seq_ : rcv_nxt_;
 }
 
 bytes stream::encode(uint8_t flags, uint32_t seq, const uint8_t* payload,
@@ -198,7 +198,6 @@ void stream::close(std::string error) {
   closed_ = true;
   error_ = error;
   // Lingering re-acks cover everything, the peer's END included.
-  remote_end_held_ = false;
   end_hold_deadline_.reset();
   write_queue_.clear();
   unsent_bytes_ = 0;

@@ -189,6 +189,9 @@ private:
 
   // closing (stream_close.cpp)
   void on_remote_end(time_point now);
+  bool holding_remote_end() const { return end_hold_deadline_.has_value(); }
+  /// Our acks cover the peer's END (sent, or pending in the next ack).
+  bool remote_end_acked() const { return remote_ended_ && !holding_remote_end(); }
   void release_remote_end();
   duration end_hold_period() const;
   bool end_may_go(bool with_data) const;
@@ -269,11 +272,9 @@ private:
   bool remote_ending_ = false;
   uint32_t remote_end_seq_ = 0;
   bool remote_ended_ = false;
-  // The peer's END, received in full, is not acknowledged yet: see
-  // stream_close.cpp for why and until when.
-  bool remote_end_held_ = false;
+  // Set while the peer's END, received in full, is not acknowledged yet:
+  // until when (see stream_close.cpp for why).
   std::optional<time_point> end_hold_deadline_;
-  bool remote_end_acked_ = false;   // our acks cover the peer's END
   bool ack_pending_ = false;
   uint32_t unacked_data_ = 0;
   std::deque<stream_event> events_;

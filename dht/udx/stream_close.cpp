@@ -50,20 +50,14 @@ namespace ht::udx {
 using namespace detail;
 
 void stream::on_remote_end(time_point now) {
-  if (end_requested_ && !local_ended_) {
-    remote_end_held_ = true;
+  if (end_requested_ && !local_ended_)
     end_hold_deadline_ = now + end_hold_period();
-  } else {
-    remote_end_acked_ = true; // the ack that covers it is pending
-  }
 }
 
 void stream::release_remote_end() {
-  if (!remote_end_held_)
+  if (!holding_remote_end())
     return;
-  remote_end_held_ = false;
   end_hold_deadline_.reset();
-  remote_end_acked_ = true;
   queue_ack();
 }
 
@@ -76,13 +70,13 @@ duration stream::end_hold_period() const {
 }
 
 bool stream::end_may_go(bool with_data) const {
-  if (!remote_end_acked_)
+  if (!remote_end_acked())
     return true;
   return !with_data && outgoing_.empty();
 }
 
 bool stream::end_unconfirmed(const sent_packet& oldest) const {
-  return remote_end_acked_ && end_packetized_ && !local_ended_ && snd_una_ == end_seq_
+  return remote_end_acked() && end_packetized_ && !local_ended_ && snd_una_ == end_seq_
          && oldest.timeouts >= cfg_.end_unconfirmed_timeouts;
 }
 
