@@ -37,22 +37,23 @@ std::string describe(const trace_fields& f) {
   return s;
 }
 
-verdict fast(const std::string& text) {
+template <class Scan>
+verdict judge(Scan scan, const std::string& text) {
   trace_fields f;
   verdict v;
-  v.accepted = scan_trace(text, f);
+  v.accepted = scan(text, f);
   if (v.accepted)
     v.fields = describe(f);
   return v;
 }
 
+verdict fast(const std::string& text) {
+  return judge([](std::string_view t, trace_fields& f) { return scan_trace(t, f); }, text);
+}
+
 verdict reference(const std::string& text) {
-  trace_fields f;
-  verdict v;
-  v.accepted = scan_trace_nlohmann(text, f);
-  if (v.accepted)
-    v.fields = describe(f);
-  return v;
+  return judge([](std::string_view t, trace_fields& f) { return scan_trace_nlohmann(t, f); },
+               text);
 }
 
 std::string printable(const std::string& s) {

@@ -51,6 +51,16 @@ struct interop_fixture {
     caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
   }
 
+  /// A relay between our socket and the JS one that drops `loss` of the
+  /// packets, duplicates 2 % and delays 5 % by up to 3 ms (reordering).
+  loss_proxy relay(double loss, uint64_t seed) {
+    loss_proxy::profile p;
+    p.loss = loss;
+    p.duplicate = 0.02;
+    p.reorder = 0.05;
+    return loss_proxy(local.port, js.port, p, seed);
+  }
+
   /// Opens our stream `id` and the JS stream `js_id`, connected to each
   /// other (optionally through relay ports).
   udx_stream_actor open(uint32_t id, uint32_t js_id, uint16_t our_target = 0,
@@ -314,11 +324,7 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: through a lossy, reordering, dup
   uint32_t id = 5000;
   for (auto lv : levels) {
     CAPTURE(lv.loss);
-    loss_proxy::profile p;
-    p.loss = lv.loss;
-    p.duplicate = 0.02;
-    p.reorder = 0.05;
-    loss_proxy proxy(local.port, js.port, p, id);
+    auto proxy = relay(lv.loss, id);
     auto t0 = std::chrono::steady_clock::now();
     transfer_both_ways(*this, id, id + 500, lv.size, lv.size, proxy.port_a(),
                        proxy.port_b());
@@ -336,11 +342,7 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: through a lossy, reordering, dup
 // Half the streams have the lower id on our side (we hold the peer's END
 // up to 4 RTOs), half the higher (the short hold).
 TEST_CASE_METHOD(interop_fixture, "udx interop: many streams through the lossy relay", "[interop]") {
-  loss_proxy::profile p;
-  p.loss = 0.03;
-  p.duplicate = 0.02;
-  p.reorder = 0.05;
-  loss_proxy proxy(local.port, js.port, p, 99);
+  auto proxy = relay(0.03, 99);
   constexpr uint32_t n = 8;
   const uint64_t size = sanitized ? 256 * 1024 : 2 * MiB;
   auto ours = [](uint32_t i) { return 7000 + i; };
@@ -373,11 +375,7 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: destroy in both directions throu
   uint32_t id = 8000;
   for (double loss : {0.05, 0.10}) {
     CAPTURE(loss);
-    loss_proxy::profile p;
-    p.loss = loss;
-    p.duplicate = 0.02;
-    p.reorder = 0.05;
-    loss_proxy proxy(local.port, js.port, p, id);
+    auto proxy = relay(loss, id);
     auto t0 = std::chrono::steady_clock::now();
     // Data flows both ways on both streams when the destroys happen.
     auto a = open(id, id + 500, proxy.port_a(), proxy.port_b());
@@ -511,11 +509,7 @@ TEST_CASE("udx sockets: C++ <-> C++ over real UDP, IPv4 and IPv6", "[interop]") 
 }
 
 TEST_CASE_METHOD(interop_fixture, "udx interop debug: one direction at 10% loss", "[.debug]") {
-  loss_proxy::profile p;
-  p.loss = 0.10;
-  p.duplicate = 0.02;
-  p.reorder = 0.05;
-  loss_proxy proxy(local.port, js.port, p, 77);
+  auto proxy = relay(0.10, 77);
   bool cpp_sends = std::getenv("UDX_DIR") && std::string(std::getenv("UDX_DIR")) == "cpp";
   auto s = open(6001, 6501, proxy.port_a(), proxy.port_b());
   auto t0 = std::chrono::steady_clock::now();
