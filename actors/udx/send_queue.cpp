@@ -22,10 +22,10 @@ bool send_queue::send(const sockaddr_storage& to, socklen_t len,
   return flush(fn);
 }
 
-bool send_queue::flush(const send_fn& fn) {
+bool send_queue::flush(const send_fn& fn, unsigned max_calls) {
   mmsghdr msgs[batch_size];
   iovec iovs[batch_size];
-  while (!queue_.empty()) {
+  for (unsigned calls = 0; !queue_.empty() && calls < max_calls; ++calls) {
     unsigned n = 0;
     for (; n < batch_size && n < queue_.size(); ++n) {
       auto& it = queue_[n];
@@ -57,7 +57,7 @@ bool send_queue::flush(const send_fn& fn) {
       queue_.pop_front();
     }
   }
-  return false;
+  return !queue_.empty();
 }
 
 } // namespace ht::udx_detail

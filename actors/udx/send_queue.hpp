@@ -33,9 +33,10 @@ public:
   /// left waiting (the caller arranges a flush on POLLOUT).
   bool send(const sockaddr_storage& to, socklen_t len, std::vector<bytes>&& datagrams,
             const send_fn& fn);
-  /// Sends what waits until the queue is empty or the kernel says EAGAIN.
-  /// Returns true if datagrams are left waiting.
-  bool flush(const send_fn& fn);
+  /// Sends what waits until the queue is empty, the kernel says EAGAIN or
+  /// `max_calls` sendmmsg calls were made (so a caller holding a lock
+  /// releases it now and then). Returns true if datagrams are left waiting.
+  bool flush(const send_fn& fn, unsigned max_calls = ~0u);
 
   bool empty() const { return queue_.empty(); }
   size_t queued() const { return queue_.size(); }

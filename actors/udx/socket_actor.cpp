@@ -96,8 +96,10 @@ void socket_core::read_loop() {
         return;
     }
     if (fds[0].revents & POLLOUT) {
+      // A few batches per lock hold: the actor's sends wait for this lock,
+      // and poll reports POLLOUT again at once if more fits.
       std::lock_guard<std::mutex> guard{send_mtx};
-      sendq.flush(send_fn);
+      sendq.flush(send_fn, 4);
     }
     if (fds[0].revents & POLLIN)
       receive();

@@ -214,4 +214,13 @@ TEST_CASE("udx send queue: EAGAIN queues in order up to the bound, drops past it
   CHECK(q.errors == 1);
   REQUIRE(wire.size() == 14);
   CHECK(wire.back()[0] == 21);
+  // The I/O thread flushes a few batches per lock hold.
+  send_queue q2(1 << 20);
+  room = 0;
+  CHECK(q2.send(to, sizeof(sockaddr_in), datagrams(0, 200), fn));
+  room = 1000;
+  CHECK(q2.flush(fn, 1));
+  CHECK(q2.queued() == 200 - 64);
+  CHECK_FALSE(q2.flush(fn));
+  CHECK(q2.queued_bytes() == 0);
 }
