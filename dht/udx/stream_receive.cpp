@@ -285,7 +285,11 @@ void stream::mark_delivered(uint32_t seq, sent_packet& p, time_point now,
   if (p.delivered)
     return;
   p.delivered = true;
-  undelivered_.erase(index_of(seq));
+  uint64_t idx = index_of(seq);
+  if (!undelivered_.empty() && *undelivered_.begin() == idx)
+    undelivered_.erase(undelivered_.begin()); // in-order acks: O(1)
+  else
+    undelivered_.erase(idx);
   if (p.in_flight) {
     p.in_flight = false;
     --inflight_;
