@@ -189,6 +189,12 @@ void socket_core::dispatch(udx_datagrams& batch) {
   if (!h)
     return;
   for (auto& d : others) {
+    if (d.data.empty()) {
+      // Nothing above UDP reads an empty datagram, and it would cost the
+      // handler's backlog nothing: uncapped mailbox growth.
+      ++handler_dropped;
+      continue;
+    }
     if (hb) {
       auto size = static_cast<int64_t>(d.data.size());
       if (hb->bytes.load(std::memory_order_relaxed) + size > handler_cap) {

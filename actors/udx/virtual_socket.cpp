@@ -109,7 +109,7 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
       }
       if (!st.handler)
         return;
-      if (over(st.handler_backlog, st.limits.handler_backlog_cap)) {
+      if (data.empty() || over(st.handler_backlog, st.limits.handler_backlog_cap)) {
         ++st.info.handler_dropped;
         return;
       }
