@@ -7,6 +7,8 @@ namespace ht::rpc {
 namespace {
 // A referred node remembers at most this many referrers for DOWN_HINTs.
 constexpr size_t max_refs = 32;
+// closerNodes read per reply: JS nodes send at most k = 20 (table.closest).
+constexpr size_t max_closer_nodes = 20;
 } // namespace
 
 query_machine::query_machine(query_params p, table_source table,
@@ -121,7 +123,7 @@ void query_machine::on_reply(const ipv4_address& to, const reply& r) {
 
   size_t scanned = 0;
   for (const auto& n : r.closer_nodes) {
-    if (scanned++ >= p_.k) break;
+    if (scanned++ >= max_closer_nodes) break;
     if (node_id(n) == p_.self_id) continue;
     if (!add_pending(n, r.from)) break;
   }

@@ -13,8 +13,8 @@
 //   with given seeds, 3 until the first answers arrive (query.js:187-191);
 // - closest replies: error 0 and a valid id, at most k, XOR-sorted;
 // - the closerNodes of a reply are scanned up to the first node that is not
-//   closer (query.js:272-281); we also read at most k of them, so a reply
-//   cannot make a query hold more than k new nodes;
+//   closer (query.js:272-281); we also read at most 20 of them (what JS
+//   nodes send), so a reply cannot make a query hold more than 20 new nodes;
 // - a visit that times out marks its node down and sends DOWN_HINT to every
 //   node that referred it, and to any node that refers it later
 //   (query.js:151-154, 298-310, 318-332);

@@ -3,4 +3,6 @@
 ht_test(rpc_node LABELS unit
         SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_routing_table.cpp
                 ${CMAKE_CURRENT_LIST_DIR}/test_requests.cpp
+                ${CMAKE_CURRENT_LIST_DIR}/test_query.cpp
+                ${CMAKE_CURRENT_LIST_DIR}/test_sim.cpp
         LIBS ht_dht_rpc)
