@@ -564,3 +564,205 @@ TEST_CASE("node: responses without an id give NAT samples from max(1, #bootstrap
   feed(n, o.to, encode(res), t0 + 1s);
   CHECK(n.public_address() == ipv4_address::parse("1.2.3.4", 999));
 }
+
+namespace {
+
+// Runs n's timers up to `until`, answering nothing; returns what it sent.
+std::vector<transmit> run_silent(node& n, time_point from, time_point until) {
+  std::vector<transmit> out;
+  for (time_point t = from; t <= until; t += 50ms) {
+    if (auto w = n.poll_timeout(); w && *w <= t) n.handle_timeout(t);
+    for (auto& x : drain(n)) out.push_back(std::move(x));
+  }
+  return out;
+}
+
+// Bootstraps a persistent node without bootstrap nodes (done at once).
+void bootstrap_alone(node& n) {
+  n.bootstrap(t0);
+  drain(n);
+  REQUIRE(n.bootstrapped());
+  events(n);
+}
+
+} // namespace
+
+TEST_CASE("node: a query visit is sent 6 times; its timeout DOWN_HINTs the referrer and "
+          "drops the node", "[unit][rpc][node]") {
+  node n(persistent_cfg(), t0);
+  bootstrap_alone(n);
+  const ipv4_address referrer = ipv4_address::parse("10.0.1.1", 1000);
+  const ipv4_address silent = ipv4_address::parse("10.0.1.2", 1000);
+  query_options q;
+  q.target = node_id(silent);
+  q.internal = true;
+  q.command = uint64_t(internal_command::find_node);
+  q.nodes = {referrer};
+  const uint64_t h = n.query(q, t0);
+  auto tx = drain(n);
+  REQUIRE(tx.size() == 1);
+  CHECK(tx[0].to == referrer);
+  auto visit = decode_request(tx[0]);
+  CHECK(visit.target == node_id(silent));
+  response res;
+  res.tid = visit.tid;
+  res.to = self_addr;
+  res.id = node_id(referrer);
+  res.closer_nodes = {silent};
+  feed(n, referrer, encode(res), t0 + 10ms);
+  size_t to_silent = 0;
+  bool hinted = false;
+  uint64_t done_at_ms = 0;
+  for (time_point t = t0 + 10ms; t <= t0 + 10s; t += 10ms) {
+    if (auto w = n.poll_timeout(); w && *w <= t) n.handle_timeout(t);
+    for (const auto& x : drain(n)) {
+      if (x.to == silent) to_silent++;
+      if (x.to == referrer) {
+        auto r = decode_request(x);
+        CHECK(r.command == uint64_t(internal_command::down_hint));
+        ht::enc::writer w;
+        silent.encode(w);
+        CHECK(r.value == w.take());
+        hinted = true;
+      }
+    }
+    for (auto& e : events(n))
+      if (auto* d = std::get_if<query_done_event>(&e); d && d->handle == h) {
+        done_at_ms = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(t - t0).count());
+        REQUIRE(d->closest.size() == 1);
+        CHECK(d->closest[0].from == referrer);
+        CHECK_FALSE(d->error);
+      }
+  }
+  CHECK(to_silent == 6);
+  CHECK(hinted);
+  CHECK(done_at_ms >= 6000);
+  CHECK(done_at_ms <= 6100);
+  CHECK(n.stats().table_size == 1);  // the referrer (it answered with its id)
+}
+
+TEST_CASE("node: a committing query re-sends the command with each closest reply's token",
+          "[unit][rpc][node]") {
+  node n(persistent_cfg(), t0);
+  bootstrap_alone(n);
+  const ipv4_address storer = ipv4_address::parse("10.0.2.1", 1000);
+  key32 target{};
+  target[0] = 1;
+  query_options q;
+  q.target = target;
+  q.command = 4;  // a user command (hyperdht ANNOUNCE)
+  q.value = bytes{7, 7};
+  q.commit = true;
+  q.nodes = {storer};
+  const uint64_t h = n.query(q, t0);
+  auto first = decode_request(drain(n).at(0));
+  CHECK_FALSE(first.internal);
+  CHECK_FALSE(first.token);
+  key32 tok{};
+  tok[5] = 5;
+  response res;
+  res.tid = first.tid;
+  res.to = self_addr;
+  res.id = node_id(storer);
+  res.token = tok;
+  feed(n, storer, encode(res), t0 + 10ms);
+  auto ev = events(n);
+  REQUIRE(ev.size() == 1);  // the streamed reply; not done before the commit
+  CHECK(std::get<query_reply_event>(ev[0]).handle == h);
+  auto tx = drain(n);
+  REQUIRE(tx.size() == 1);
+  auto commit = decode_request(tx[0]);
+  CHECK(tx[0].to == storer);
+  CHECK(commit.token == tok);
+  CHECK(commit.command == 4);
+  CHECK_FALSE(commit.internal);
+  CHECK(commit.target == target);
+  CHECK(commit.value == bytes{7, 7});
+  res.tid = commit.tid;
+  res.token.reset();
+  feed(n, storer, encode(res), t0 + 20ms);
+  ev = events(n);
+  REQUIRE(ev.size() == 1);
+  auto& done = std::get<query_done_event>(ev[0]);
+  CHECK(done.handle == h);
+  CHECK_FALSE(done.error);
+  CHECK(done.closest.size() == 1);
+}
+
+TEST_CASE("node: a full row pings its oldest node and swaps it out only if it does not answer",
+          "[unit][rpc][node]") {
+  node n(persistent_cfg(), t0);
+  bootstrap_alone(n);
+  // Addresses whose ids fall into row 0 of our table.
+  std::vector<ipv4_address> row0;
+  for (int i = 1; row0.size() < 22; i++) {
+    auto a = ipv4_address::parse("10.3." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1), 9);
+    if (shared_prefix_bits(n.id(), node_id(a)) == 0) row0.push_back(a);
+  }
+  auto ping_from = [&](const ipv4_address& a, time_point at) {
+    request r = internal_req(1, internal_command::ping);
+    r.id = node_id(a);
+    feed(n, a, encode(r), at);
+  };
+  for (size_t i = 0; i < 20; i++) ping_from(row0[i], t0);
+  drain(n);
+  CHECK(n.stats().table_size == 20);
+  // Nodes heard from during the current tick are never candidates.
+  ping_from(row0[20], t0);
+  auto only_reply = drain(n);
+  REQUIRE(only_reply.size() == 1);
+  CHECK(only_reply[0].to == row0[20]);
+  run_silent(n, t0, t0 + 5s);  // one tick later
+  // The 21st: the row's oldest (row0[0]) is pinged; it answers: kept.
+  ping_from(row0[20], t0 + 5s);
+  auto tx = drain(n);
+  const transmit* ping = nullptr;
+  for (const auto& t : tx)
+    if (t.to == row0[0]) ping = &t;
+  REQUIRE(ping);
+  response res;
+  res.tid = decode_request(*ping).tid;
+  res.to = self_addr;
+  res.id = node_id(row0[0]);
+  feed(n, row0[0], encode(res), t0 + 5100ms);
+  auto in_table = [&](const ipv4_address& a) {
+    auto c = n.closest(node_id(a), 1);
+    return !c.empty() && c[0] == a;
+  };
+  CHECK(in_table(row0[0]));
+  CHECK_FALSE(in_table(row0[20]));
+  // The 22nd: now row0[1] is the oldest; it stays silent: swapped out.
+  ping_from(row0[21], t0 + 5200ms);
+  tx = drain(n);
+  bool pinged = false;
+  for (const auto& t : tx) pinged |= t.to == row0[1];
+  CHECK(pinged);
+  run_silent(n, t0 + 5200ms, t0 + 9500ms);
+  CHECK_FALSE(in_table(row0[1]));
+  CHECK(in_table(row0[21]));
+  CHECK(n.stats().table_size == 20);
+}
+
+TEST_CASE("node: every 8 ticks the oldest nodes are pinged and those that fail are dropped",
+          "[unit][rpc][node]") {
+  node n(persistent_cfg(), t0);
+  bootstrap_alone(n);
+  auto known = populate(n, 10);
+  REQUIRE(n.stats().table_size == 10);
+  // 8 ticks of 5 s, then time for the checks to fail (4 sends of 1 s). The
+  // oldest was heard from less than 12 ticks ago, so only 2 are checked
+  // (index.js:726-728).
+  auto count_pings = [](const std::vector<transmit>& tx) {
+    size_t pings = 0;
+    for (const auto& t : tx) {
+      auto m = decode(t.data.data(), t.data.size());
+      if (auto* r = std::get_if<request>(&m); r && r->internal && r->command == 0) pings++;
+    }
+    return pings;
+  };
+  CHECK(count_pings(run_silent(n, t0, t0 + 46s)) == 2 * 4);
+  CHECK(n.stats().table_size == 8);
+  // A few rounds later every silent node is gone.
+  run_silent(n, t0 + 46s, t0 + 250s);
+  CHECK(n.stats().table_size == 0);
+}
