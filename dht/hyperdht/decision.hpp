@@ -32,7 +32,7 @@ struct relay_action {
 };
 
 /// A PEER_HANDSHAKE for a server listening on this node: hand it to that
-/// server's handler (router.js:402-415, it runs for every mode), then pass
+/// server's handler (router.js:87-99, it runs for every mode), then pass
 /// the handler's reply noise to router::server_handshake_reply().
 struct handshake_for_server {
   key32 target{};
@@ -43,7 +43,7 @@ struct handshake_for_server {
 };
 
 /// A PEER_HOLEPUNCH FROM_RELAY for a server listening on this node
-/// (router.js:536-545); its answer goes to router::server_holepunch_reply().
+/// (router.js:221-230); its answer goes to router::server_holepunch_reply().
 struct holepunch_for_server {
   key32 target{};
   uint64_t id = 0;

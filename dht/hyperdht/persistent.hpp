@@ -37,8 +37,8 @@ struct persistent_config {
   cache_limits records{65536, std::chrono::minutes(20), SIZE_MAX};
   cache_limits refreshes{65536, std::chrono::minutes(20), 16u << 20};
   cache_limits bumps{65536, std::chrono::minutes(20), SIZE_MAX};
-  cache_limits mutables{32768, std::chrono::hours(48), 32u << 20};
-  cache_limits immutables{32768, std::chrono::hours(48), 32u << 20};
+  cache_limits mutables{32768, std::chrono::hours(48), 8u << 20};
+  cache_limits immutables{32768, std::chrono::hours(48), 8u << 20};
   size_t max_lookup_records = 20;          // persistent.js:30
   uint64_t max_bump_drift_ms = 60000;      // persistent.js:14
   uint64_t seed = 0;                       // LOOKUP's random pick; 0 = random

@@ -56,7 +56,7 @@ decision router::on_peer_handshake(const rpc::incoming_request& req, time_point 
   switch (hs->mode) {
     case mode::from_client: {
       if (!fwd_relay && !hs->relay_address) {
-        // Help the client route: an empty reply with closer nodes (router.js:448-451).
+        // Help the client route: an empty reply with closer nodes (router.js:133-137).
         rpc::reply_options o;
         o.token = false;
         o.closer_nodes = true;
@@ -137,7 +137,7 @@ decision router::on_peer_holepunch(const rpc::incoming_request& req, time_point 
 decision router::server_holepunch_reply(const rpc::incoming_request& req, const holepunch_for_server& hp,
                                         const std::optional<bytes>& reply_payload) {
   if (!reply_payload) return dropped();
-  // The server's answer carries id 0 (router.js:548).
+  // The server's answer carries id 0 (router.js:233).
   holepunch_message out{mode::from_server, 0, *reply_payload, hp.peer_address};
   return relay(enc::encode(out), req.from);
 }

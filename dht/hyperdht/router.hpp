@@ -10,7 +10,7 @@
 //  - local: a server listening on this node (server.js:177-183, retained,
 //    never expires); requests for it go to its handler.
 //
-// Relay rules (router.js:396-487 handshake, 517-563 holepunch):
+// Relay rules (router.js:81-172 handshake, 202-248 holepunch):
 //  handshake, not a local server:
 //    FROM_CLIENT  relay FROM_RELAY{noise, peerAddress: from} to relayAddress
 //                 or the forward's relay; with neither, reply closer nodes

@@ -31,7 +31,7 @@ public:
   std::optional<holepunch_payload> decrypt(const bytes& b) const { return decrypt(b.data(), b.size()); }
 
   /// The token we hand a peer at `host` (its dotted-quad string):
-  /// BLAKE2b-256(host, key = local secret) (secure-payload.js:46-50).
+  /// BLAKE2b-256(host, key = local secret) (secure-payload.js:47-51).
   key32 token(const std::string& host) const;
 
 private:
