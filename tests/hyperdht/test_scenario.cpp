@@ -43,19 +43,13 @@ json to_json(const decision& d, uint64_t cmd) {
   return json{{"kind", "unresolved"}};
 }
 
-} // namespace
-
-TEST_CASE("persistent and router answer as hyperdht's own code does", "[unit]") {
-  const json& sc = vectors().at("scenario");
-  const key32 own_id = arr<32>(sc.at("ownId"));
-  const auto now = ht::hyperdht::clock::now();
+// Runs the request steps of one JS scenario; `at` (ms after t0) is the time
+// of each step when the scenario has one.
+size_t replay(const json& steps, router& rt, persistent& store, const key32& own_id, time_point t0) {
   const uint64_t unix_ms = 1764000000000;  // any present-day time: bump 1000 is old, 2^50 too far ahead
-  router rt(router_config{}, now);
-  persistent store(rt, persistent_config{}, now);
   bytes server_noise, server_payload;
   size_t requests = 0;
-
-  for (const auto& step : sc.at("steps")) {
+  for (const auto& step : steps) {
     if (step.at("op") == "listen") {
       rt.listen(arr<32>(step.at("target")), unhex(step.at("record")));
       server_noise = unhex(step.at("noise"));
@@ -65,6 +59,7 @@ TEST_CASE("persistent and router answer as hyperdht's own code does", "[unit]") 
     ++requests;
     INFO("step: " << step.at("note").get<std::string>());
     const uint64_t cmd = step.at("command");
+    const time_point now = t0 + std::chrono::milliseconds(step.value("at", uint64_t{0}));
     std::optional<key32> target, token;
     if (!step.at("target").is_null()) target = arr<32>(step.at("target"));
     if (!step.at("token").is_null()) token = arr<32>(step.at("token"));
@@ -77,5 +72,34 @@ TEST_CASE("persistent and router answer as hyperdht's own code does", "[unit]") 
     else if (auto* hp = std::get_if<holepunch_for_server>(&d)) d = rt.server_holepunch_reply(req, *hp, server_payload);
     CHECK(to_json(d, cmd) == step.at("expect"));
   }
-  CHECK(requests > 80);
+  return requests;
+}
+
+} // namespace
+
+TEST_CASE("persistent and router answer as hyperdht's own code does", "[unit]") {
+  const json& sc = vectors().at("scenario");
+  const auto t0 = ht::hyperdht::clock::now();
+  router rt(router_config{}, t0);
+  persistent store(rt, persistent_config{}, t0);
+  CHECK(replay(sc.at("steps"), rt, store, arr<32>(sc.at("ownId")), t0) > 80);
+}
+
+TEST_CASE("records, forwards and values expire and rotate as hyperdht's caches do", "[unit]") {
+  // hyperdht's caches with their gc timers fired at the same times in JS.
+  for (const auto& sc : vectors().at("timed")) {
+    INFO("scenario " << sc.at("name").get<std::string>());
+    const size_t max_size = sc.at("maxSize");
+    const duration max_age = std::chrono::milliseconds(sc.at("maxAge").get<uint64_t>());
+    const duration two_days = std::chrono::hours(48);
+    router_config rc;
+    rc.forwards = {max_size, max_age, SIZE_MAX};
+    persistent_config pc;
+    pc.records = pc.refreshes = pc.bumps = {max_size, max_age, SIZE_MAX};
+    pc.mutables = pc.immutables = {max_size / 2, two_days, SIZE_MAX};
+    const auto t0 = ht::hyperdht::clock::time_point{} + std::chrono::hours(1000);
+    router rt(rc, t0);
+    persistent store(rt, pc, t0);
+    CHECK(replay(sc.at("steps"), rt, store, arr<32>(sc.at("ownId")), t0) > 10);
+  }
 }

@@ -359,12 +359,143 @@ function scenario () {
   })()
 }
 
+// --- expiry and caps with hyperdht's real cache timers, time faked ----------------------
+
+// xache and record-cache run their gc on setInterval(ceil(2/3 maxAge)): a fake
+// setInterval lets the script fire those ticks at chosen times.
+function fakeIntervals () {
+  const timers = []
+  const real = global.setInterval
+  global.setInterval = (fn, ms) => {
+    const t = { fn, ms, next: ms, unref () {} }
+    timers.push(t)
+    return t
+  }
+  return {
+    restore () { global.setInterval = real },
+    advanceTo (now) {
+      for (;;) {
+        let due = null
+        for (const t of timers) if (t.next <= now && (!due || t.next < due.next)) due = t
+        if (!due) return
+        due.fn()
+        due.next += due.ms
+      }
+    }
+  }
+}
+
+async function timedScenario (name, maxSize, build) {
+  const maxAge = 20 * 60 * 1000
+  const ownId = fill(0x90)
+  const token = fill(0x91)
+  const clock = fakeIntervals()
+  const dht = { id: ownId, _router: null }
+  // hyperdht's defaultCacheOpts (index.js:614-640) for this maxSize.
+  dht._router = new Router(dht, { forwards: { maxSize, maxAge } })
+  const persistent = new Persistent(dht, {
+    records: { maxSize, maxAge },
+    refreshes: { maxSize, maxAge },
+    mutables: { maxSize: (maxSize / 2) | 0, maxAge: 48 * 60 * 60 * 1000 },
+    immutables: { maxSize: (maxSize / 2) | 0, maxAge: 48 * 60 * 60 * 1000 },
+    bumps: { maxSize, maxAge }
+  })
+  clock.restore()
+  const steps = []
+  const run = {
+    [COMMANDS.FIND_PEER]: (req) => persistent.onfindpeer(req),
+    [COMMANDS.LOOKUP]: (req) => persistent.onlookup(req),
+    [COMMANDS.ANNOUNCE]: (req) => persistent.onannounce(req),
+    [COMMANDS.MUTABLE_PUT]: (req) => persistent.onmutableput(req),
+    [COMMANDS.MUTABLE_GET]: (req) => persistent.onmutableget(req),
+    [COMMANDS.IMMUTABLE_PUT]: (req) => persistent.onimmutableput(req),
+    [COMMANDS.IMMUTABLE_GET]: (req) => persistent.onimmutableget(req)
+  }
+  const ctx = {
+    ownId,
+    token,
+    announce (kp, target, relayAddresses = []) {
+      const ann = { peer: { publicKey: kp.publicKey, relayAddresses }, refresh: null, signature: null, bump: 0 }
+      ann.signature = Persistent.signAnnounce(target, token, ownId, ann, kp)
+      return c.encode(m.announce, ann)
+    },
+    async request (at, note, command, target, value = null) {
+      clock.advanceTo(at)
+      let expect = { kind: 'drop' }
+      const req = {
+        command, target, token, value, from: { host: '10.0.0.9', port: 9000, id: null },
+        reply (v, opts = {}) { expect = { kind: 'reply', value: hex(v), token: opts.token !== false, closerNodes: opts.closerNodes !== false, to: addrJson(opts.to) } },
+        error (code, opts = {}) { expect = { kind: 'error', code, token: opts.token === true, closerNodes: opts.closerNodes !== false } }
+      }
+      await run[command](req)
+      if (command === COMMANDS.LOOKUP && expect.value) {
+        const d = c.decode(m.lookupRawReply, b4a.from(expect.value, 'hex'))
+        d.peers.sort((x, y) => b4a.compare(x.publicKey, y.publicKey))
+        expect.value = hex(c.encode(m.lookupRawReply, { peers: d.peers.map((p) => c.encode(m.peer, p)), bump: d.bump }))
+      }
+      steps.push({ op: 'request', at, note, command, target: hex(target), token: hex(token), value: hex(value), from: { host: '10.0.0.9', port: 9000 }, expect })
+    }
+  }
+  await build(ctx)
+  return { name, maxSize, maxAge, ownId: hex(ownId), steps }
+}
+
+async function timedScenarios () {
+  const { ANNOUNCE, FIND_PEER, LOOKUP, MUTABLE_PUT, MUTABLE_GET, IMMUTABLE_PUT, IMMUTABLE_GET } = COMMANDS
+  const topic = fill(0xa1)
+  const out = []
+  // maxAge 20 min: ticks every 800 000 ms; mutables/immutables 48 h: every 115 200 000 ms.
+  out.push(await timedScenario('expiry', 65536, async (x) => {
+    const S = keyPair(111)
+    const A = keyPair(112)
+    const B = keyPair(113)
+    const M = keyPair(114)
+    const sT = hash(S.publicKey)
+    await x.request(0, 'announce S (forward)', ANNOUNCE, sT, x.announce(S, sT))
+    await x.request(0, 'announce A on topic', ANNOUNCE, topic, x.announce(A, topic))
+    await x.request(0, 'announce B on topic', ANNOUNCE, topic, x.announce(B, topic))
+    await x.request(400000, 'lookup topic: A, B', LOOKUP, topic)
+    await x.request(1000000, 'after tick 1: lookup topic (stale)', LOOKUP, topic)
+    await x.request(1000000, 'after tick 1: find_peer S (read: back to latest)', FIND_PEER, sT)
+    await x.request(1200000, 're-announce A', ANNOUNCE, topic, x.announce(A, topic))
+    await x.request(1700000, 'after tick 2: lookup topic: A only', LOOKUP, topic)
+    await x.request(1700000, 'after tick 2: find_peer S', FIND_PEER, sT)
+    await x.request(2500000, 'after tick 3: find_peer S still there (read at 1 700 000)', FIND_PEER, sT)
+    await x.request(2500000, 'after tick 3: lookup topic empty', LOOKUP, topic)
+    await x.request(4100000, 'after tick 5, unread since tick 3: find_peer S gone', FIND_PEER, sT)
+    const mv = b4a.from('mutable')
+    const put = c.encode(m.mutablePutRequest, { publicKey: M.publicKey, seq: 1, value: mv, signature: Persistent.signMutable(1, mv, M) })
+    const iv = b4a.from('immutable')
+    await x.request(4200000, 'mutable put', MUTABLE_PUT, hash(M.publicKey), put)
+    await x.request(4200000, 'immutable put', IMMUTABLE_PUT, hash(iv), iv)
+    await x.request(115200000 + 1, 'mutable get after a 48 h tick', MUTABLE_GET, hash(M.publicKey), c.encode(c.uint, 0))
+    await x.request(2 * 115200000 + 1, 'mutable get after two (read in between)', MUTABLE_GET, hash(M.publicKey), c.encode(c.uint, 0))
+    await x.request(2 * 115200000 + 1, 'immutable get after two (never read)', IMMUTABLE_GET, hash(iv))
+    await x.request(2 * 115200000 + 2, 'announce A after a long idle', ANNOUNCE, topic, x.announce(A, topic))
+    await x.request(2 * 115200000 + 3, 'lookup topic: A', LOOKUP, topic)
+  }))
+  // maxSize 3: rotations triggered by size, and the timed tick they replace.
+  out.push(await timedScenario('caps', 3, async (x) => {
+    const ks = [121, 122, 123, 124].map(keyPair)
+    for (let i = 0; i < 4; i++) await x.request(10 * i, 'announce record ' + i + ' on topic', ANNOUNCE, topic, x.announce(ks[i], topic))
+    await x.request(900000, 'after the skipped tick: all 4 still there', LOOKUP, topic)
+    await x.request(1700000, 'after the next tick: gone', LOOKUP, topic)
+    const ss = [131, 132, 133, 134].map(keyPair)
+    for (let i = 0; i < 4; i++) await x.request(2000000 + i, 'announce server ' + i, ANNOUNCE, hash(ss[i].publicKey), x.announce(ss[i], hash(ss[i].publicKey)))
+    await x.request(2500000, 'find_peer server 0 (read after the skipped tick)', FIND_PEER, hash(ss[0].publicKey))
+    await x.request(3300000, 'find_peer server 1 after the next tick', FIND_PEER, hash(ss[1].publicKey))
+    await x.request(3300000, 'find_peer server 0 after the next tick', FIND_PEER, hash(ss[0].publicKey))
+  }))
+  return out
+}
+
 async function main () {
   const out = {
     messages: messageVectors(),
     signatures: signatureVectors(),
     secure: secureVectors(),
-    scenario: await scenario()
+    scenario: await scenario(),
+    timed: await timedScenarios()
   }
   process.stdout.write(JSON.stringify(out) + '\n')
 }
