@@ -25,10 +25,11 @@ struct error_action {
   rpc::reply_options opts;
 };
 
-/// node.relay(req, value, to): the same tid, command and target to the next hop.
+/// node.relay(req, value, to, socket): the same tid, command and target to the next hop.
 struct relay_action {
   bytes value;
   ipv4_address to;
+  std::optional<uint8_t> socket;  // a local server's answer may leave from another socket
 };
 
 /// A PEER_HANDSHAKE for a server listening on this node: hand it to that

@@ -82,21 +82,23 @@ decision router::on_peer_handshake(const rpc::incoming_request& req, time_point 
 }
 
 decision router::server_handshake_reply(const rpc::incoming_request& req, const handshake_for_server& hs,
-                                        const std::optional<bytes>& reply_noise) {
+                                        const std::optional<bytes>& reply_noise, std::optional<uint8_t> socket) {
   if (!reply_noise) return dropped();
   switch (hs.mode) {
     case mode::from_client: {
       handshake_message out{mode::reply, *reply_noise, std::nullopt, std::nullopt};
-      return reply_action{bare_reply(enc::encode(out))};
+      rpc::reply_options o = bare_reply(enc::encode(out));
+      o.socket = socket;
+      return reply_action{o};
     }
     case mode::from_relay: {
       handshake_message out{mode::from_server, *reply_noise, hs.peer_address, std::nullopt};
-      return relay(enc::encode(out), req.from);
+      return relay(enc::encode(out), req.from, socket);
     }
     case mode::from_second_relay: {
       if (!hs.relay_address) return dropped();
       handshake_message out{mode::from_server, *reply_noise, hs.peer_address, std::nullopt};
-      return relay(enc::encode(out), *hs.relay_address);
+      return relay(enc::encode(out), *hs.relay_address, socket);
     }
     default:
       // hyperdht runs the handler for every mode but answers only these three.
@@ -135,11 +137,11 @@ decision router::on_peer_holepunch(const rpc::incoming_request& req, time_point 
 }
 
 decision router::server_holepunch_reply(const rpc::incoming_request& req, const holepunch_for_server& hp,
-                                        const std::optional<bytes>& reply_payload) {
+                                        const std::optional<bytes>& reply_payload, std::optional<uint8_t> socket) {
   if (!reply_payload) return dropped();
   // The server's answer carries id 0 (router.js:233).
   holepunch_message out{mode::from_server, 0, *reply_payload, hp.peer_address};
-  return relay(enc::encode(out), req.from);
+  return relay(enc::encode(out), req.from, socket);
 }
 
 } // namespace ht::hyperdht

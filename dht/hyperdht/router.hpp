@@ -75,11 +75,15 @@ public:
 
   /// What to send once the local server's handler answered a
   /// handshake_for_server (nullopt: the handler refused; nothing is sent).
+  /// `socket` is the one the handler wants its answer sent from (hyperdht's
+  /// reply.socket: the holepuncher's socket once it has one).
   decision server_handshake_reply(const rpc::incoming_request& req, const handshake_for_server& hs,
-                                  const std::optional<bytes>& reply_noise);
+                                  const std::optional<bytes>& reply_noise,
+                                  std::optional<uint8_t> socket = std::nullopt);
   /// The same for holepunch_for_server.
   decision server_holepunch_reply(const rpc::incoming_request& req, const holepunch_for_server& hp,
-                                  const std::optional<bytes>& reply_payload);
+                                  const std::optional<bytes>& reply_payload,
+                                  std::optional<uint8_t> socket = std::nullopt);
 
   const router_stats& stats() const { return stats_; }
 
@@ -88,9 +92,9 @@ private:
     ++stats_.dropped;
     return drop{};
   }
-  decision relay(bytes value, const ipv4_address& to) {
+  decision relay(bytes value, const ipv4_address& to, std::optional<uint8_t> socket = std::nullopt) {
     ++stats_.relayed;
-    return relay_action{std::move(value), to};
+    return relay_action{std::move(value), to, socket};
   }
 
   generation_cache<forward> forwards_;

@@ -130,3 +130,22 @@ TEST_CASE("router: announced forwards expire, local ones do not", "[unit]") {
   CHECK_FALSE(r->opts.value);
   CHECK(std::holds_alternative<drop>(rt.on_peer_handshake(hs_req(mode::from_relay, relay_node, client), t0 + 1000h)));
 }
+
+TEST_CASE("router: a local server's answer leaves from the socket its handler names", "[unit]") {
+  router rt(router_config{}, t0);
+  rt.listen(target, record);
+  auto direct = hs_req(mode::from_client, client);
+  auto relayed_req = hs_req(mode::from_relay, relay_node, client);
+  auto d1 = rt.on_peer_handshake(direct, t0);
+  auto d2 = rt.on_peer_handshake(relayed_req, t0);
+  auto r1 = rt.server_handshake_reply(direct, std::get<handshake_for_server>(d1), bytes{1}, uint8_t{1});
+  auto r2 = rt.server_handshake_reply(relayed_req, std::get<handshake_for_server>(d2), bytes{1}, uint8_t{1});
+  CHECK(std::get<reply_action>(r1).opts.socket == uint8_t{1});
+  CHECK(std::get<relay_action>(r2).socket == uint8_t{1});
+  auto hp = hp_req(mode::from_relay, relay_node, client);
+  auto d3 = rt.on_peer_holepunch(hp, t0);
+  CHECK(std::get<relay_action>(rt.server_holepunch_reply(hp, std::get<holepunch_for_server>(d3), bytes{2}, uint8_t{1})).socket ==
+        uint8_t{1});
+  // Without one, the request's own socket (node.reply/relay's default).
+  CHECK_FALSE(std::get<relay_action>(rt.server_handshake_reply(relayed_req, std::get<handshake_for_server>(d2), bytes{1})).socket);
+}
