@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/connection/secret_stream_connection.hpp"
+#include "actors/udx/stream_actor.hpp"
 #include "actors/udx/virtual_socket.hpp"
 #include "connection_support.hpp"
 #include "dht/udx/header.hpp"
@@ -415,4 +416,51 @@ TEST_CASE_METHOD(conn_fixture, "connection: an open that never completes times o
   CHECK_FALSE(ra->is_closed());
   REQUIRE(run_until([&] { return ra->is_closed(); }, 2s, 100ms));
   CHECK(ra->code == "ETIMEDOUT");
+}
+
+namespace {
+
+struct raw_events {
+  bool closed = false;
+  std::string error;
+};
+
+udx_stream_handler_actor::behavior_type
+raw_handler(udx_stream_handler_actor::pointer, std::shared_ptr<raw_events> ev) {
+  return {
+    [](udx_data_atom, uint32_t, const bytes&) {},
+    [](udx_end_atom, uint32_t) {},  // a peer that never ends in reply
+    [](udx_msg_atom, uint32_t, const bytes&) {},
+    [ev](closed_atom, uint32_t, const std::string& e) {
+      ev->closed = true;
+      ev->error = e;
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(conn_fixture, "connection: a peer that never ends is aborted close_timeout after our close", "[scenario]") {
+  opts.close_timeout = 10s;
+  // b is a bare UDX stream that reads but never ends its side.
+  auto ev = std::make_shared<raw_events>();
+  udx_stream_options ob;
+  ob.local_id = 22;
+  ob.remote_id = 11;
+  ob.remote = ea;
+  ob.handler = sys.spawn(raw_handler, ev);
+  auto raw = spawn_udx_stream(sys, sb, ob);
+  a = spawn_secret_stream_connection(sys, params_a());
+  attach_a();
+  caf::anon_send(a, write_atom::value, make_message(0, 0));
+  settle(100ms);
+  caf::anon_send(a, close_atom::value);
+  settle(9s, 100ms);
+  CHECK_FALSE(ra->is_closed());
+  settle(2s, 100ms);
+  REQUIRE(ra->is_closed());
+  CHECK(ra->code == "");   // we asked to close: still a clean end for us
+  REQUIRE(run_until([&] { return ev->closed; }, 2s));
+  CHECK(ev->error == "ECONNRESET");
+  caf::anon_send_exit(raw, caf::exit_reason::user_shutdown);
 }
