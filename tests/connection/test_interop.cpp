@@ -24,9 +24,9 @@ using namespace std::chrono_literals;
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr uint32_t message_count = 800;
-#else
 constexpr uint32_t message_count = 2000;
+#else
+constexpr uint32_t message_count = 5000;
 #endif
 constexpr uint32_t our_udx_id = 0xc0ffee01;
 
