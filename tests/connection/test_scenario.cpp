@@ -470,3 +470,37 @@ TEST_CASE_METHOD(conn_fixture, "connection: a peer that never ends is aborted cl
   CHECK(ev->error == "ECONNRESET");
   caf::anon_send_exit(raw, caf::exit_reason::user_shutdown);
 }
+
+namespace {
+
+struct plain_writer_state {
+  int unexpected = 0;
+  static inline const char* name = "plain_writer";
+};
+
+// Writes with send (as the server session and the client do): nothing may
+// come back, whether the write is taken at once or held for backpressure.
+caf::behavior plain_writer(caf::stateful_actor<plain_writer_state>* self, connection_actor c,
+                           uint32_t count, std::shared_ptr<int> unexpected) {
+  self->set_default_handler([=](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+    ++*unexpected;
+    return caf::message{};
+  });
+  for (uint32_t i = 0; i < count; ++i)
+    self->send(c, write_atom::value, make_message(0, i));
+  return {[](int) {}};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(conn_fixture, "connection: writers that send (not request) get nothing back", "[scenario]") {
+  opts.udx_tuning.rwnd_max = 64 * 1024;
+  opts.udx_high_water = 64 * 1024;
+  opts.high_water = 64 * 1024;
+  open();
+  auto unexpected = std::make_shared<int>(0);
+  auto w = sys.spawn(plain_writer, connection_actor{a}, 300u, unexpected);
+  REQUIRE(run_until([&] { return rb->count() == 300; }, 60s));
+  CHECK(*unexpected == 0);
+  caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+}
