@@ -54,6 +54,9 @@ struct trace_rejection {
 /// The fast scanner: true when `text` is accepted; `out` is meaningful then.
 bool scan_trace(std::string_view text, trace_fields& out);
 
+/// The same contract on simdjson's validating DOM parser.
+bool scan_trace_simdjson(std::string_view text, trace_fields& out);
+
 /// The reference: nlohmann's strict SAX parse with the same extraction.
 bool scan_trace_nlohmann(std::string_view text, trace_fields& out,
                          trace_rejection* why = nullptr);

@@ -51,6 +51,11 @@ verdict fast(const std::string& text) {
   return judge([](std::string_view t, trace_fields& f) { return scan_trace(t, f); }, text);
 }
 
+verdict simd(const std::string& text) {
+  return judge([](std::string_view t, trace_fields& f) { return scan_trace_simdjson(t, f); },
+               text);
+}
+
 verdict reference(const std::string& text) {
   return judge([](std::string_view t, trace_fields& f) { return scan_trace_nlohmann(t, f); },
                text);
@@ -258,12 +263,18 @@ private:
 bool check_same(const std::string& text) {
   auto a = fast(text);
   auto b = reference(text);
+  auto c = simd(text);
   if (a.accepted != b.accepted || a.fields != b.fields) {
     INFO("input: " << printable(text));
     CHECK(a.accepted == b.accepted);
     CHECK(a.fields == b.fields);
   }
-  return a.accepted;
+  if (c.accepted != b.accepted || c.fields != b.fields) {
+    INFO("simdjson, input: " << printable(text));
+    CHECK(c.accepted == b.accepted);
+    CHECK(c.fields == b.fields);
+  }
+  return b.accepted;
 }
 
 } // namespace
@@ -307,6 +318,9 @@ TEST_CASE("scan_trace agrees with nlohmann on the grammar's corners", "[unit]") 
     auto b = reference(c);
     CHECK(a.accepted == b.accepted);
     CHECK(a.fields == b.fields);
+    auto s = simd(c);
+    CHECK(s.accepted == b.accepted);
+    CHECK(s.fields == b.fields);
   }
 }
 
