@@ -170,10 +170,7 @@ void session_protocol::on_message(std::string_view message,
   trace_fields fast;
   trace_fields slow;
   const trace_fields* found = &fast;
-  bool accepted = limits_.scanner == session_limits::scanner_kind::simdjson
-                    ? scan_trace_simdjson(message, fast)
-                    : scan_trace(message, fast);
-  if (!accepted) {
+  if (!scan_trace(message, fast)) {
     // Rare: ask nlohmann why, for the note. Should it accept after all (a
     // scanner bug the differential test missed), its reading is used.
     trace_rejection why;

@@ -36,10 +36,6 @@ struct session_limits {
   size_t max_session_id_bytes = 256;
   /// Longer usernames/aliases are cut to this many characters.
   size_t max_user_name_chars = 64;
-  /// Which scanner validates messages (both give the same verdicts; the
-  /// pipeline benchmark compares them).
-  enum class scanner_kind : uint8_t { hand_written, simdjson };
-  scanner_kind scanner = scanner_kind::hand_written;
 };
 
 class session_protocol {

@@ -164,7 +164,7 @@ bool parse_and_extract(simdjson::dom::parser& parser, const char* padded,
 
 } // namespace
 
-bool scan_trace_simdjson(std::string_view text, trace_fields& out) {
+bool scan_trace(std::string_view text, trace_fields& out) {
   if (auto nul = std::memchr(text.data(), '\0', text.size()))
     text = text.substr(0, static_cast<size_t>(static_cast<const char*>(nul) - text.data()));
   if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0)

@@ -5,11 +5,7 @@
 // (its real Server class on an in-process stand-in for hyperdht) measured
 // in the same run.
 //
-//   bench_server_pipeline [traces per client = 200000] [clients = 4] [rounds = 2]
-//
-// Both trace scanners (hand-written, simdjson) are measured in the same
-// run: alone on the bench's message, then the whole pipeline with each,
-// alternating for `rounds` rounds.
+//   bench_server_pipeline [traces per client = 200000] [clients = 4]
 //
 // HT_BENCH_NO_JS=1 skips the JS reference. The measured phase's bounds are
 // printed to stderr as CLOCK_MONOTONIC seconds, so a profile can be cut to
@@ -34,7 +30,6 @@
 #include "actors/server/iso_time.hpp"
 #include "actors/server/server.hpp"
 #include "actors/server/session_protocol.hpp"
-#include "actors/server/trace_scanner.hpp"
 #include "actors/transport/inprocess.hpp"
 
 using namespace ht;
@@ -77,17 +72,15 @@ uint64_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
+} // namespace
 
-struct pipeline_figures {
-  double wall_s = 0;
-  double cpu_s = 0;
-};
-
-// One measured run of the C++ pipeline with the given trace scanner.
-pipeline_figures run_pipeline(int64_t per_client, int clients,
-                              session_limits::scanner_kind scanner) {
+int main(int argc, char** argv) {
+  int64_t per_client = argc > 1 ? std::atoll(argv[1]) : 200000;
+  int clients = argc > 2 ? std::atoi(argv[2]) : 4;
   char tmpl[] = "/tmp/ht-bench-server-XXXXXX";
   std::string folder = ::mkdtemp(tmpl);
+  auto msg_bytes = trace(0).size();
+
   // Prepare every message up front: the bench measures the server, not the
   // making of traces.
   std::vector<std::vector<bytes>> messages(clients);
@@ -111,13 +104,12 @@ pipeline_figures run_pipeline(int64_t per_client, int clients,
   caf::actor_system_config cfg;
   cfg.set("logger.verbosity", caf::atom("quiet"));
   cfg.set("scheduler.max-threads", 2);
-  pipeline_figures fig;
+  double cpu0, wall_s, cpu_s;
   {
     caf::actor_system sys{cfg};
     server_config scfg;
     scfg.store.folder = folder;
     scfg.store.detached = true;
-    scfg.limits.scanner = scanner;
     auto server = spawn_server(sys, scfg);
     auto net = spawn_inprocess_network(sys);
     public_key server_key{};
@@ -127,7 +119,7 @@ pipeline_figures run_pipeline(int64_t per_client, int clients,
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
 
     double mono0 = monotonic_seconds();
-    double cpu0 = cpu_seconds();
+    cpu0 = cpu_seconds();
     auto start = std::chrono::steady_clock::now();
     std::vector<std::string> files;
     std::vector<connection_actor> conns;
@@ -144,83 +136,19 @@ pipeline_figures run_pipeline(int64_t per_client, int clients,
     for (int c = 0; c < clients; ++c)
       while (file_size(files[c]) < expected_size[c])
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    fig.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    fig.cpu_s = cpu_seconds() - cpu0;
+    wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cpu_s = cpu_seconds() - cpu0;
     std::fprintf(stderr, "measured phase (CLOCK_MONOTONIC): %.6f,%.6f\n", mono0,
                  monotonic_seconds());
     caf::scoped_actor self{sys};
     self->request(server, caf::infinite, shutdown_atom::value).receive([](bool) {}, [](caf::error&) {});
     caf::anon_send_exit(net, caf::exit_reason::user_shutdown);
   }
-  std::system(("rm -rf '" + folder + "'").c_str());
-  return fig;
-}
-
-// The scanners alone on the bench's message, one thread: ns per message.
-template <class Scan>
-double scan_ns(const std::string& msg, int64_t n, Scan scan) {
-  size_t accepted = 0;
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < n; ++i) {
-    trace_fields f;
-    accepted += scan(msg, f);
-  }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (accepted != static_cast<size_t>(n))
-    std::fprintf(stderr, "scanner rejected the bench message\n");
-  return s * 1e9 / static_cast<double>(n);
-}
-
-const char* name_of(session_limits::scanner_kind k) {
-  return k == session_limits::scanner_kind::simdjson ? "simdjson" : "hand-written";
-}
-
-} // namespace
-
-int main(int argc, char** argv) {
-  int64_t per_client = argc > 1 ? std::atoll(argv[1]) : 200000;
-  int clients = argc > 2 ? std::atoi(argv[2]) : 4;
-  // Rounds of (hand-written, simdjson) pipeline runs, alternating so that
-  // load from elsewhere on the machine hits both alike.
-  int rounds = argc > 3 ? std::atoi(argv[3]) : 2;
-  auto msg = trace(123456);
-  auto msg_bytes = msg.size();
-
-  std::printf("trace scanner alone, %zu-byte message, 1 thread:\n", msg_bytes);
-  for (int r = 0; r < 2; ++r) {
-    double hand = scan_ns(msg, 1000000, [](std::string_view t, trace_fields& f) {
-      return scan_trace(t, f);
-    });
-    double simd = scan_ns(msg, 1000000, [](std::string_view t, trace_fields& f) {
-      return scan_trace_simdjson(t, f);
-    });
-    std::printf("  hand-written %.0f ns, simdjson %.0f ns per message\n", hand, simd);
-  }
-
-  using kind = session_limits::scanner_kind;
-  double total = static_cast<double>(per_client) * clients;
-  std::printf("C++ server pipeline: %d clients x %lld traces of %zu bytes\n", clients,
-              static_cast<long long>(per_client), msg_bytes);
-  double sum_cpu[2] = {0, 0}, sum_wall[2] = {0, 0};
-  for (int r = 0; r < rounds; ++r)
-    for (auto k : {kind::hand_written, kind::simdjson}) {
-      auto fig = run_pipeline(per_client, clients, k);
-      auto i = static_cast<size_t>(k);
-      sum_cpu[i] += fig.cpu_s;
-      sum_wall[i] += fig.wall_s;
-      std::printf("  %-12s %.0f traces/s, %.2f us CPU per trace\n", name_of(k),
-                  total / fig.wall_s, fig.cpu_s * 1e6 / total);
-    }
-  for (auto k : {kind::hand_written, kind::simdjson}) {
-    auto i = static_cast<size_t>(k);
-    std::printf("  %-12s over %d rounds: %.0f traces/s, %.2f us CPU per trace\n",
-                name_of(k), rounds, total * rounds / sum_wall[i],
-                sum_cpu[i] * 1e6 / (total * rounds));
-  }
-  std::printf("  peak RSS %ld MiB\n", peak_rss_kib() / 1024);
-  double wall_s = sum_wall[0] / rounds, cpu_s = sum_cpu[0] / rounds;
-  char tmpl[] = "/tmp/ht-bench-server-js-XXXXXX";
-  std::string folder = ::mkdtemp(tmpl);
+  auto total = static_cast<double>(per_client) * clients;
+  std::printf("C++ server pipeline: %d clients x %lld traces of %zu bytes\n",
+              clients, static_cast<long long>(per_client), msg_bytes);
+  std::printf("  %.0f traces/s, %.2f us CPU per trace, peak RSS %ld MiB\n",
+              total / wall_s, cpu_s * 1e6 / total, peak_rss_kib() / 1024);
 
   if (const char* no_js = std::getenv("HT_BENCH_NO_JS"); no_js && *no_js == '1') {
     std::system(("rm -rf '" + folder + "'").c_str());
