@@ -38,13 +38,17 @@ client client::start(caf::actor_system& sys, client_options opts) {
     throw std::invalid_argument("ht::client::start: create_socket is required");
   if (opts.buffer_bytes == 0)
     throw std::invalid_argument("ht::client::start: buffer_bytes must be > 0");
+  size_t queue_bytes = opts.queue_bytes ? opts.queue_bytes : opts.buffer_bytes / 4;
+  if (queue_bytes >= opts.buffer_bytes)
+    throw std::invalid_argument(
+      "ht::client::start: queue_bytes must be below buffer_bytes");
   auto sh = std::make_shared<client_shared>();
   sh->opts = std::move(opts);
   auto& o = sh->opts;
   sh->session_id = make_trace_session_id();
   sh->encoder = std::make_unique<trace_encoder>(sh->session_id);
   client_core_config cc;
-  cc.buffer_bytes = o.buffer_bytes;
+  cc.buffer_bytes = o.buffer_bytes - queue_bytes;
   cc.backoff = o.backoff;
   cc.connect_timeout = o.connect_timeout;
   cc.handshake_timeout = o.handshake_timeout;
@@ -56,7 +60,7 @@ client client::start(caf::actor_system& sys, client_options opts) {
   auto intake = std::make_shared<client_intake>();
   intake->ignore_class_names = o.ignore_class_names;
   auto* in = intake.get();
-  intake->ingress = std::make_unique<trace_ingress>(o.max_queued_traces,
+  intake->ingress = std::make_unique<trace_ingress>(queue_bytes,
                                                     [in] { wake(in->root); });
   sh->intake = intake;
   sh->ingress = intake->ingress.get();
@@ -151,6 +155,9 @@ void client::add_trace(manual_trace t) noexcept {
     auto r = std::make_unique<trace_record>();
     r->time = std::chrono::system_clock::now();
     r->id = std::move(t.id);
+    // The object is the record's own (a tracer's is shared with it).
+    r->charge = sizeof(manual_object) + approx_string_heap_bytes(obj->own_class.name)
+                + approx_heap_bytes(obj->props);
     r->object = std::move(obj);
     r->caller_filename = std::move(t.filename);
     r->caller_function = std::move(t.function_name);

@@ -49,10 +49,14 @@ struct client_options {
   /// meanwhile, and those made before the callback have the earlier props.
   std::function<void(std::function<void(json)>)> initial_props_async;
   std::chrono::milliseconds initial_props_timeout{10000};
-  /// The replay buffer's cap (traces kept until a handshake confirms them).
+  /// The memory budget for traces the client holds: the host-to-client
+  /// queue (queue_bytes of it) plus the replay buffer (the rest, traces
+  /// kept until a handshake confirms them; the oldest go first).
   size_t buffer_bytes = 64ull << 20;
-  /// Traces waiting in the host-to-client queue before more are dropped.
-  size_t max_queued_traces = 1u << 18;
+  /// The queue's share of buffer_bytes (0: a quarter). A trace that finds
+  /// the queue full is dropped but uses up its trace number, so the server
+  /// notes the gap ("Skipped N messages!"); a `dropped` event reports it.
+  size_t queue_bytes = 0;
   backoff_config backoff;
   std::chrono::milliseconds connect_timeout{30000};
   std::chrono::milliseconds handshake_timeout{10000};

@@ -1,6 +1,7 @@
 #include "actors/client/client_core.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -48,14 +49,30 @@ void client_core::connect_now(time_point now) {
 void client_core::on_trace(uint64_t number, std::string line) {
   next_number_ = number + 1;
   if (state_ == state::streaming) {
-    write_line(line);
+    write_line(number, line);
     buffer_.push(number, std::move(line), true);
   } else {
     buffer_.push(number, std::move(line), false);
   }
 }
 
-void client_core::write_line(const std::string& line) {
+void client_core::on_skipped(uint64_t first, uint64_t n) {
+  if (n == 0)
+    return;
+  next_number_ = first + n;
+  if (!skipped_.empty() && skipped_.back().second == first)
+    skipped_.back().second = first + n;
+  else
+    skipped_.emplace_back(first, first + n);
+  // Bounded: should ranges pile up over a long outage, forgetting the
+  // oldest can only make a later `dropped` count them twice.
+  if (skipped_.size() > 4096)
+    skipped_.pop_front();
+  emit(client_event{client_event_kind::dropped, {}, {}, n});
+}
+
+void client_core::write_line(uint64_t number, const std::string& line) {
+  sent_until_ = std::max(sent_until_, number + 1);
   actions_.push_back(action{action::write, bytes(line.begin(), line.end()), {}});
 }
 
@@ -93,37 +110,87 @@ void client_core::on_message(connection_id id, const bytes& data, time_point now
   handle_handshake(data, now);
 }
 
-void client_core::handle_handshake(const bytes& data, time_point now) {
+namespace {
+
+// JS numbers are exact integers up to 2^53 - 1: a JS server cannot have
+// seen a trace numbered above that.
+constexpr double max_safe_integer = 9007199254740991.0;
+
+} // namespace
+
+// Reads the handshake; on a bad one returns why (and leaves `out` unset).
+std::optional<std::string> client_core::read_handshake(const bytes& data,
+                                                       handshake& out) const {
   auto hs = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
-  auto sid = hs.is_object() ? hs.find("lastSeenTraceSessionId") : hs.end();
-  auto num = hs.is_object() ? hs.find("lastSeenTraceNumber") : hs.end();
-  if (!hs.is_object() || sid == hs.end() || num == hs.end()
-      || !(sid->is_null() || sid->is_string())
-      || !(num->is_null() || num->is_number())) {
-    emit_error("EPROTO", "the server's handshake is not "
-                         "{lastSeenTraceSessionId, lastSeenTraceNumber}");
+  if (hs.is_discarded())
+    return std::string{"the server's handshake is not JSON"};
+  if (!hs.is_object())
+    return std::string{"the server's handshake is not a JSON object"};
+  auto sid = hs.find("lastSeenTraceSessionId");
+  auto num = hs.find("lastSeenTraceNumber");
+  if (sid == hs.end())
+    return std::string{"the server's handshake has no lastSeenTraceSessionId"};
+  if (num == hs.end())
+    return std::string{"the server's handshake has no lastSeenTraceNumber"};
+  if (!sid->is_null() && !sid->is_string())
+    return "the server's handshake has lastSeenTraceSessionId "
+           + sid->dump().substr(0, 64) + ": not a string or null";
+  out = handshake{};
+  if (sid->is_string())
+    out.same_session = sid->get_ref<const std::string&>() == session_id_;
+  if (num->is_null())
+    return std::nullopt;
+  // An integer in [0, 2^53 - 1], as a JS server writes one; an integral
+  // float (3.0) is the same JS number. Anything else would be cast blindly.
+  // (Integers above 2^53 - 1 become doubles of at least 2^53 here.)
+  double v = num->is_number() ? num->get<double>() : -1;
+  if (!(v >= 0 && v <= max_safe_integer && v == std::floor(v)))
+    return "the server's handshake has lastSeenTraceNumber "
+           + num->dump().substr(0, 64) + ": not an integer in [0, 2^53-1]";
+  auto last = static_cast<uint64_t>(v);
+  // Only this session's number says what the server holds; another
+  // session's number is not ours to check.
+  if (out.same_session && last >= sent_until_)
+    return "the server's handshake has lastSeenTraceNumber " + std::to_string(last)
+           + " of this session, but this client sent "
+           + (sent_until_ == 0 ? std::string{"none yet"}
+                               : "up to " + std::to_string(sent_until_ - 1));
+  out.last_seen = last;
+  return std::nullopt;
+}
+
+void client_core::handle_handshake(const bytes& data, time_point now) {
+  handshake hs;
+  if (auto why = read_handshake(data, hs)) {
+    // Nothing is confirmed by a handshake we cannot trust: every buffered
+    // trace stays for the next connection.
+    emit_error("EPROTO", *why);
     request_close(now);
     return;
   }
-  bool same_session = sid->is_string() && sid->get<std::string>() == session_id_;
   uint64_t expected = 0; // the first trace the server has not seen
-  if (same_session && num->is_number()) {
-    double last = num->get<double>();
-    if (last >= 0) {
-      auto l = static_cast<uint64_t>(last);
-      buffer_.confirm_through(l);
-      expected = l + 1;
-    }
+  if (hs.same_session && hs.last_seen) {
+    buffer_.confirm_through(*hs.last_seen);
+    expected = *hs.last_seen + 1;
   }
   // Traces the server expects but we no longer hold: the server will note
   // the gap ("Skipped N messages"); say how many went missing here.
+  // Numbers skipped at the host queue were reported when they were skipped.
   uint64_t first = buffer_.first_number().value_or(next_number_);
   uint64_t from = std::max(expected, reported_lost_until_);
-  if (first > from)
-    emit(client_event{client_event_kind::dropped, {}, {}, first - from});
+  if (first > from) {
+    uint64_t lost = first - from;
+    for (auto& [b, e] : skipped_)
+      if (b < first && e > from)
+        lost -= std::min(e, first) - std::max(b, from);
+    if (lost > 0)
+      emit(client_event{client_event_kind::dropped, {}, {}, lost});
+  }
   reported_lost_until_ = std::max(reported_lost_until_, first);
+  while (!skipped_.empty() && skipped_.front().second <= reported_lost_until_)
+    skipped_.pop_front();
   for (auto& e : buffer_.entries()) {
-    write_line(e.line);
+    write_line(e.number, e.line);
     e.written = true;
   }
   state_ = state::streaming;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "actors/client/backoff.hpp"
 #include "actors/client/trace_buffer.hpp"
@@ -67,6 +68,9 @@ public:
   // --- inputs ---------------------------------------------------------------
   void start(time_point now);
   void on_trace(uint64_t number, std::string line);
+  /// Traces `first`..`first + n - 1` were dropped before encoding (the host
+  /// queue was full): reported as `dropped`; the server will note the gap.
+  void on_skipped(uint64_t first, uint64_t n);
   void on_opened(connection_id id, time_point now);
   void on_message(connection_id id, const bytes& data, time_point now);
   void on_closed(connection_id id, const std::string& code,
@@ -97,6 +101,12 @@ public:
 
 private:
   void connect_now(time_point now);
+  struct handshake {
+    bool same_session = false;
+    std::optional<uint64_t> last_seen; // this session's last number seen
+  };
+  std::optional<std::string> read_handshake(const bytes& data,
+                                            handshake& out) const;
   void handle_handshake(const bytes& data, time_point now);
   void connection_ended(const std::string& code, const std::string& text,
                         time_point now);
@@ -104,7 +114,7 @@ private:
   void finish();
   void emit(client_event ev) { actions_.push_back(action{action::emit, {}, std::move(ev)}); }
   void emit_error(std::string code, std::string message);
-  void write_line(const std::string& line);
+  void write_line(uint64_t number, const std::string& line);
   bool owns(connection_id id) const { return conn_id_ && *conn_id_ == id; }
   bool adoptable(connection_id id) const;
   void retire_connection();
@@ -123,7 +133,11 @@ private:
   uint64_t connects_ = 0;
   uint64_t next_number_ = 0;             // one past the last trace seen
   uint64_t reported_lost_until_ = 0;     // traces below this were reported
+  uint64_t sent_until_ = 0;              // one past the highest number written
   std::deque<connection_id> retired_;    // ids of connections we gave up
+  // Numbers on_skipped reported, [begin, end), not yet below
+  // reported_lost_until_: a handshake must not report them again.
+  std::deque<std::pair<uint64_t, uint64_t>> skipped_;
 };
 
 } // namespace ht

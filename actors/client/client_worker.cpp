@@ -107,10 +107,11 @@ void process(worker_pointer self) {
   }
 }
 
-// Moves up to `max` records from the host queue into the core.
+// Moves up to `max` records from the host queue into the core, then gives
+// the traces the queue dropped their numbers.
 size_t drain(worker_pointer self, size_t max) {
   auto& sh = *self->state.shared;
-  return sh.ingress->drain(
+  auto n = sh.ingress->drain(
     [&](std::unique_ptr<trace_record> r) {
       if (r->what == trace_record::kind::add_props) {
         sh.encoder->add_props(r->props);
@@ -121,6 +122,12 @@ size_t drain(worker_pointer self, size_t max) {
         sh.core->on_trace(number, std::move(*line));
     },
     max);
+  // Taken after the batch: a drop happens while the queue is full, so the
+  // traces queued before it are numbered first (across host threads the
+  // order is not defined anyway). The count is exact either way.
+  if (auto skipped = sh.ingress->take_skipped())
+    sh.core->on_skipped(sh.encoder->skip(skipped), skipped);
+  return n;
 }
 
 client_worker_actor::behavior_type worker_impl(worker_pointer self,

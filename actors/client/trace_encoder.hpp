@@ -38,6 +38,14 @@ public:
   /// that cannot be serialized are rejected (false, counted as an error).
   bool add_props(const json& p);
 
+  /// Uses up `n` trace numbers for traces dropped before encoding (the
+  /// server notes the gap); returns the first of them.
+  uint64_t skip(uint64_t n) noexcept {
+    auto first = next_number_;
+    next_number_ += n;
+    return first;
+  }
+
   /// Encodes one trace record with the next traceNumber. On failure the
   /// record is dropped, counted, and no number is used up.
   std::optional<std::string> encode(const trace_record& r);

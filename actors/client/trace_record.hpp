@@ -4,6 +4,7 @@
 // thread with as little work as possible (no serialization there).
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -22,8 +23,17 @@ struct trace_record {
   std::string caller_function;                 // used when caller is empty
   bool has_caller_props = false;
   json props;                                  // caller props or props to add
+  /// Memory the record holds beyond what the tracer owns anyway (set by
+  /// the producer for what only it knows, completed by the queue): what
+  /// it counts against its byte bound.
+  size_t charge = 0;
 
   std::atomic<trace_record*> next{nullptr};    // ingress queue link
 };
+
+/// About how many bytes of heap `j` holds (its nodes, strings, keys), for
+/// byte budgets; not exact, but it grows with what the value really holds.
+size_t approx_heap_bytes(const json& j) noexcept;
+size_t approx_string_heap_bytes(const std::string& s) noexcept;
 
 } // namespace ht

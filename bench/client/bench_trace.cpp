@@ -137,7 +137,8 @@ int main(int argc, char** argv) {
   caf::anon_send(net, listen_atom::value, spk, caf::actor_cast<acceptor_actor>(srv));
   client_options o;
   o.create_socket = [&] { return inprocess_connect(sys, net, cpk, spk); };
-  o.max_queued_traces = static_cast<size_t>(calls) * 4 + 100000;
+  o.queue_bytes = (static_cast<size_t>(calls) * 4 + 100000) * 1024;
+  o.buffer_bytes = o.queue_bytes + (64u << 20);
   auto cl = client::start(sys, o);
   for (int i = 0; i < 1000 && !cl.is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -117,7 +117,7 @@ TEST_CASE("session ids: random digits, not a counter", "[unit]") {
 
 TEST_CASE("ingress: order, one wake per idle period, bounded", "[unit]") {
   int wakes = 0;
-  trace_ingress q(3, [&] { ++wakes; });
+  trace_ingress q(3 * sizeof(trace_record), [&] { ++wakes; }); // 3 small records
   auto rec = [](std::string id) {
     auto r = std::make_unique<trace_record>();
     r->id = std::move(id);
@@ -142,7 +142,7 @@ TEST_CASE("ingress: order, one wake per idle period, bounded", "[unit]") {
 TEST_CASE("ingress: many producers, nothing lost or reordered per producer",
           "[unit]") {
   std::atomic<int> wakes{0};
-  trace_ingress q(1u << 20, [&] { ++wakes; });
+  trace_ingress q(size_t{1} << 30, [&] { ++wakes; });
   constexpr int threads = 4, per = 20000;
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; ++t)

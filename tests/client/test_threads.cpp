@@ -75,7 +75,8 @@ TEST_CASE("many host threads tracing at once: each trace exactly once",
   o.create_socket = [&] { return inprocess_connect(sys, net, client_pk, server_pk); };
   o.backoff = {10ms, 50ms};
   // Room for every trace and add_props record: this test is about loss.
-  o.max_queued_traces = threads * per_thread + 1000;
+  o.queue_bytes = size_t{threads * per_thread + 1000} * 1024;
+  o.buffer_bytes = o.queue_bytes + (64u << 20);
   o.on_event = [&](const client_event& e) {
     if (e.kind == client_event_kind::close)
       ++closes;

@@ -1,4 +1,4 @@
-// scan_trace, the hand-written trace scanner, against nlohmann's strict SAX
+// scan_trace, the simdjson trace scanner, against nlohmann's strict SAX
 // parse (scan_trace_nlohmann): same accept/reject, same extracted fields.
 // A seeded generator makes JSON-ish traces and mutates them; any
 // disagreement is a bug in scan_trace.
@@ -325,4 +325,42 @@ TEST_CASE("scan_trace agrees with nlohmann on random and mutated traces", "[unit
   // Both outcomes must be well represented, or the test proves little.
   CHECK(accepted > cases / 5);
   CHECK(accepted < cases * 4 / 5);
+}
+
+TEST_CASE("scan_trace on simdjson: its own limits do not change the verdicts",
+          "[unit]") {
+  const std::string big_props = std::string(200 << 10, 'x');
+  const std::vector<std::string> cases = {
+    // Above the per-thread parser's size: a parser of its own.
+    R"({"traceSessionId":"s","traceNumber":1,"props":{"username":"ann","pad":")"
+      + big_props + R"("}})",
+    R"({"traceSessionId":"s","traceNumber":1,"pad":")" + big_props + "\xff\"}",
+    // Beyond simdjson's own depth limit (1024) and just around ours.
+    std::string(2000, '[') + std::string(2000, ']'),
+    std::string(127, '[') + "{\"a\":{}}" + std::string(127, ']'),
+    std::string(126, '[') + "{\"a\":{}}" + std::string(126, ']'),
+    std::string(127, '[') + "{}" + std::string(127, ']'),
+    "{\"a\":" + std::string(127, '[') + std::string(127, ']') + "}",
+    "{\"a\":" + std::string(128, '[') + std::string(128, ']') + "}",
+    // Integers beyond 64 bits: nlohmann reads them as doubles.
+    R"({"traceSessionId":"s","traceNumber":99999999999999999999999})",
+    R"({"traceSessionId":"s","traceNumber":-9223372036854775809})",
+    R"({"traceSessionId":"s","traceNumber":1,"x":1e400})",
+    R"({"traceSessionId":"s","traceNumber":01})",
+    // One scan after another on the same thread: no view into old input.
+    R"({"traceSessionId":"second","traceNumber":2})",
+  };
+  for (auto& c : cases) {
+    INFO("input: " << printable(c));
+    auto a = fast(c);
+    auto b = reference(c);
+    CHECK(a.accepted == b.accepted);
+    CHECK(a.fields == b.fields);
+  }
+  trace_fields first;
+  REQUIRE(scan_trace(R"({"traceSessionId":"one","traceNumber":1})", first));
+  trace_fields second;
+  REQUIRE(scan_trace(R"({"traceSessionId":"two","traceNumber":2})", second));
+  CHECK(first.session_id == "one");
+  CHECK(second.session_id == "two");
 }
