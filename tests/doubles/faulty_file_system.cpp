@@ -1,4 +1,4 @@
-#include "actors/store/faulty_file_system.hpp"
+#include "doubles/faulty_file_system.hpp"
 
 #include <algorithm>
 #include <vector>

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/server/server.hpp"
-#include "actors/store/faulty_file_system.hpp"
+#include "doubles/faulty_file_system.hpp"
 #include "actors/store/store.hpp"
 #include "actors/transport/inprocess.hpp"
 #include "support/caf_fixture.hpp"
