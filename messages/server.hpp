@@ -46,7 +46,7 @@ using server_actor = acceptor_actor::extend<
   // store; the reply (true when everything reached the disk) comes last.
   caf::replies_to<shutdown_atom>::with<bool>,
   // A session hands back the last trace it accepted before it exits.
-  caf::reacts_to<drained_atom, std::string /* client hex */, recovered_trace>,
+  caf::reacts_to<drained_atom, std::string /* client hex */, last_seen_trace>,
   // Internal: try again to start the session waiting for this client.
   caf::reacts_to<retry_atom, std::string /* client hex */>,
   caf::replies_to<status_atom>::with<server_status>,

@@ -41,7 +41,7 @@ struct server_state {
   std::map<std::string, caf::actor_addr> active;       // key -> session
   std::map<std::string, bool> recovering;              // key -> request out
   std::map<std::string, std::deque<waiting_connection>> waiting;
-  std::map<std::string, recovered_trace> last_seen;    // between sessions
+  std::map<std::string, last_seen_trace> last_seen;    // between sessions
   server_status status;
   bool shutting_down = false;
   bool shutdown_done = false;
@@ -74,7 +74,7 @@ store_actor make_store(server_pointer self) {
 void try_start(server_pointer self, const std::string& hex);
 
 void start_session(server_pointer self, const std::string& hex,
-                   waiting_connection wc, recovered_trace seen) {
+                   waiting_connection wc, last_seen_trace seen) {
   auto& st = self->state;
   session_params p;
   p.conn = wc.conn;
@@ -169,7 +169,7 @@ void try_start(server_pointer self, const std::string& hex) {
       [self, hex, fail](bool) {
         self->request(self->state.store, caf::infinite, recover_atom::value, hex)
           .then(
-            [self, hex](recovered_trace& r) {
+            [self, hex](last_seen_trace& r) {
               self->state.recovering.erase(hex);
               self->state.last_seen[hex] = std::move(r);
               try_start(self, hex);
@@ -247,7 +247,7 @@ server_actor::behavior_type server_impl(server_pointer self, server_config cfg) 
       }
       try_start(self, hex);
     },
-    [self](drained_atom, std::string& hex, recovered_trace& seen) {
+    [self](drained_atom, std::string& hex, last_seen_trace& seen) {
       self->state.last_seen[hex] = std::move(seen);
     },
     [self](retry_atom, std::string& hex) {

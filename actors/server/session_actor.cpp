@@ -1,9 +1,9 @@
 #include "actors/server/session_actor.hpp"
 
 #include <caf/all.hpp>
-#include <nlohmann/json.hpp>
 
 #include "actors/server/iso_time.hpp"
+#include "actors/store/tail_recovery.hpp"
 
 namespace ht {
 
@@ -11,25 +11,6 @@ namespace {
 
 std::string now_iso() {
   return iso8601_ms(std::chrono::system_clock::now());
-}
-
-recovered_trace to_recovered(const last_seen_trace& seen) {
-  recovered_trace r;
-  if (seen.session_id && seen.trace_number) {
-    r.found = true;
-    r.session_id = *seen.session_id;
-    r.trace_number = *seen.trace_number;
-  }
-  return r;
-}
-
-last_seen_trace from_recovered(const recovered_trace& r) {
-  last_seen_trace seen;
-  if (r.found) {
-    seen.session_id = r.session_id;
-    seen.trace_number = r.trace_number;
-  }
-  return seen;
 }
 
 void send_batch(session_pointer self);
@@ -43,7 +24,7 @@ void finish_if_drained(session_pointer self) {
       || !st.in_flight.empty())
     return;
   self->send(st.params.root, drained_atom::value, st.params.client_hex,
-             to_recovered(st.protocol->last_seen()));
+             st.protocol->last_seen());
   self->quit();
 }
 
@@ -113,21 +94,16 @@ void send_batch(session_pointer self) {
 // A store that died may have written part of the batch we were waiting
 // on (it replies only after the write, and after the fsync when asked to).
 // Resending blindly would duplicate those lines, so drop every line up to
-// the last trace the file holds. Lines are parsed only on this rare path.
-void drop_written(session_state& st, const recovered_trace& in_file) {
+// the last trace the file holds. The lines are read with the store's own
+// parser (the one recover used on the file), so both agree on what a trace
+// line is; this runs only on this rare path.
+void drop_written(session_state& st, const last_seen_trace& in_file) {
   if (!in_file.found)
     return;
   for (size_t i = st.in_flight.size(); i-- > 0;) {
-    auto line = nlohmann::json::parse(st.in_flight[i], nullptr, false);
-    if (!line.is_object())
-      continue;
-    auto sid = line.find("traceSessionId");
-    auto num = line.find("traceNumber");
-    if (sid == line.end() || num == line.end() || !sid->is_string()
-        || !num->is_number_integer())
-      continue;
-    if (sid->get<std::string>() == in_file.session_id
-        && num->get<int64_t>() == in_file.trace_number) {
+    auto t = store::parse_trace_line(st.in_flight[i]);
+    if (t && t->session_id == in_file.session_id
+        && t->trace_number == in_file.trace_number) {
       for (size_t j = 0; j <= i; ++j)
         st.in_flight_bytes -= st.in_flight[j].size() + 1;
       st.in_flight.erase(st.in_flight.begin(),
@@ -148,7 +124,7 @@ void reconcile_with_store(session_pointer self) {
   self->request(st.params.store, caf::infinite, recover_atom::value,
                 st.params.client_hex)
     .then(
-      [self, generation](recovered_trace& in_file) {
+      [self, generation](last_seen_trace& in_file) {
         auto& st = self->state;
         if (generation != st.store_generation)
           return; // yet another store: its own reconcile is under way
@@ -182,7 +158,7 @@ session_actor::behavior_type session_impl(session_pointer self,
                                           session_params params) {
   auto& st = self->state;
   st.protocol = std::make_unique<session_protocol>(
-    params.client_hex, params.connection_no, from_recovered(params.last_seen),
+    params.client_hex, params.connection_no, params.last_seen,
     params.limits);
   st.params = std::move(params);
   auto handshake = st.protocol->handshake();

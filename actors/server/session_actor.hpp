@@ -15,7 +15,7 @@ struct session_params {
   connection_actor conn;
   std::string client_hex;
   uint64_t connection_no = 0;
-  recovered_trace last_seen;
+  last_seen_trace last_seen;
   store_actor store;
   server_actor root;
   session_limits limits;

@@ -143,6 +143,19 @@ struct server_fixture : caf_fixture {
 
   server_status status() { return ask<server_status>(status_atom::value); }
 
+  /// The status of the store the server uses now.
+  store_status current_store_status() {
+    auto result = std::make_shared<std::optional<store_status>>();
+    auto st = stores.back();
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(st, caf::infinite, status_atom::value)
+        .then([=](store_status& x) { *result = std::move(x); }, [](caf::error&) {});
+    });
+    run();
+    REQUIRE(result->has_value());
+    return std::move(**result);
+  }
+
   std::string log_path(const public_key& key) {
     return dir.path() + "/" + to_hex(key) + ".log";
   }
