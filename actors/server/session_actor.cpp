@@ -16,6 +16,18 @@ std::string now_iso() {
 void send_batch(session_pointer self);
 void reconcile_with_store(session_pointer self);
 
+// Every request to the store is watched. An append reply may rightly take
+// long (the store withholds it while this client is over its share of
+// memory, or while its file cannot be written), so the session does not
+// give up on it: after store_timeout it tells the root, which checks that
+// the store still answers at all and replaces it if not; the new store
+// then reconciles this session's batch (store_atom).
+void watch_request(session_pointer self) {
+  auto& st = self->state;
+  ++st.request_no;
+  self->delayed_send(self, st.params.store_timeout, tick_atom::value, st.request_no);
+}
+
 // Once the connection is closed and the store has every line, the session
 // hands its last-seen state back to the root and exits.
 void finish_if_drained(session_pointer self) {
@@ -56,6 +68,8 @@ void send_batch(session_pointer self) {
   }
   st.awaiting_store = true;
   auto generation = st.store_generation;
+  watch_request(self);
+  // No request timeout: see watch_request.
   self->request(st.params.store, caf::infinite, append_atom::value,
                 st.params.client_hex, st.in_flight)
     .then(
@@ -121,6 +135,7 @@ void reconcile_with_store(session_pointer self) {
   }
   st.reconciling = true;
   auto generation = st.store_generation;
+  watch_request(self);
   self->request(st.params.store, caf::infinite, recover_atom::value,
                 st.params.client_hex)
     .then(
@@ -219,7 +234,13 @@ session_actor::behavior_type session_impl(session_pointer self,
         self->send(st.params.conn, resume_atom::value);
       }
     },
-    [self](retry_atom) { send_batch(self); },
+    [self](tick_atom, uint64_t n) {
+      auto& st = self->state;
+      if (n != st.request_no || !(st.awaiting_store || st.reconciling))
+        return; // answered meanwhile
+      self->send(st.params.root, stalled_atom::value, st.params.store);
+      self->delayed_send(self, st.params.store_timeout, tick_atom::value, n);
+    },
   };
 }
 
