@@ -492,3 +492,37 @@ TEST_CASE("store: out of descriptors, quiet files are closed and the write retri
   CHECK(read_file(f.path(key_a)) == expected_traces(0, 3, 0, "a"));
   f.stop(store);
 }
+
+TEST_CASE("store: a client over its fair share of the cap waits, even below the store-wide cap", "[scenario]") {
+  store_fixture f;
+  cerr_capture cap;
+  f.cfg.memory_cap_bytes = 100 * 1024;
+  f.cfg.min_share_bytes = 10 * 1024;
+  auto store = f.spawn();
+  auto small = trace_line("a", 0, 200).size() + 1;
+  // A: five small lines, then ~60 KB; B: two lines. The first write of A
+  // stops inside its sixth line, the rest of that line is finished, then
+  // every write fails: A's first five lines are in the file, ~60 KB of A
+  // and all of B are not.
+  auto ra = f.append_traces(store, 0, 5, key_a, 200, "a");
+  auto ra_big = f.append_traces(store, 5, 155, key_a, 400, "a");
+  auto rb = f.append_traces(store, 0, 2, key_b, 200, "b");
+  f.fs->short_writes(5 * small + 10, 1);
+  f.fs->fail_writes(EIO, ht::store::faulty_file_system::forever, 2);
+  f.advance(f.cfg.flush_interval);
+  CHECK(read_file(f.path(key_a)).substr(0, 5 * small) == expected_traces(0, 5, 200, "a"));
+  auto st = f.status(store);
+  REQUIRE(st.buffered_bytes < f.cfg.memory_cap_bytes); // below the store-wide cap
+  REQUIRE(st.buffered_bytes > f.cfg.memory_cap_bytes / 2); // A alone is over half
+  // Two clients hold unwritten bytes: a share is half the cap. A is over
+  // it, so even its written lines go unacknowledged; B is not held back by
+  // the share (its lines are simply not written yet).
+  CHECK(ra->delivered() == 0);
+  CHECK(rb->delivered() == 0);
+  f.fs->clear_faults();
+  f.advance(f.cfg.retry_max);
+  CHECK(ra->values.size() == 5);
+  CHECK(ra_big->values.size() == 150);
+  CHECK(rb->values.size() == 2);
+  f.stop(store);
+}
