@@ -183,13 +183,13 @@ void use_new_store(server_pointer self) {
 // the successor only starts once the files hold everything the old one
 // wrote); a store stuck in a system call cannot even exit, and is
 // abandoned after another timeout.
-void replace_store(server_pointer self, const std::string& why) {
+void replace_store(server_pointer self) {
   auto& st = self->state;
   if (st.replacing_store || st.shutdown_done)
     return;
   st.replacing_store = true;
   ++st.status.store_timeouts;
-  note("the store did not answer " + why + " within "
+  note("the store did not answer a status request within "
        + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                           st.cfg.store_timeout).count())
        + " ms; restarting it");
@@ -210,13 +210,14 @@ void check_store(server_pointer self, const store_actor& suspect) {
       [self, suspect](caf::error& err) {
         self->state.probing_store = false;
         if (err == caf::sec::request_timeout && suspect == self->state.store)
-          replace_store(self, "a status request");
+          replace_store(self);
       });
 }
 
-void on_store_error(server_pointer self, const caf::error& err, const char* what) {
+// A root request to the store timed out: check the store as for a session.
+void on_store_error(server_pointer self, const caf::error& err) {
   if (err == caf::sec::request_timeout)
-    replace_store(self, what);
+    check_store(self, self->state.store);
 }
 
 // While shutting down, the store is flushed over and over: sessions drain
@@ -233,7 +234,7 @@ void flush_while_draining(server_pointer self) {
   self->request(st.store, st.cfg.store_timeout, flush_atom::value)
     .then([again](bool) { again(); },
           [self, again](caf::error& err) {
-            on_store_error(self, err, "a flush");
+            on_store_error(self, err);
             again();
           });
 }
@@ -315,7 +316,7 @@ bool enqueue_waiting(server_pointer self, const std::string& hex, waiting_connec
 void recovery_failed(server_pointer self, const std::string& hex, const caf::error& err) {
   auto& st = self->state;
   st.recovering.erase(hex);
-  on_store_error(self, err, "a recovery request");
+  on_store_error(self, err);
   auto& b = st.recovery_failures[hex];
   ++b.failures;
   if (b.failures >= st.cfg.recovery_attempts) {

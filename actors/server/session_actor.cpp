@@ -19,12 +19,30 @@ void reconcile_with_store(session_pointer self);
 // Every request to the store is watched. An append reply may rightly take
 // long (the store withholds it while this client is over its share of
 // memory, or while its file cannot be written), so the session does not
-// give up on it: after store_timeout it tells the root, which checks that
-// the store still answers at all and replaces it if not; the new store
-// then reconciles this session's batch (store_atom).
+// give up on it: once one request has been outstanding for a whole
+// store_timeout it tells the root, which checks that the store still
+// answers at all and replaces it if not; the new store then reconciles
+// this session's batch (store_atom). One timer per period, not one per
+// request: batches are frequent.
 void watch_request(session_pointer self) {
   auto& st = self->state;
   ++st.request_no;
+  if (st.watchdog_armed)
+    return;
+  st.watchdog_armed = true;
+  self->delayed_send(self, st.params.store_timeout, tick_atom::value, st.request_no);
+}
+
+void on_watchdog(session_pointer self, uint64_t armed_at) {
+  auto& st = self->state;
+  st.watchdog_armed = false;
+  if (!(st.awaiting_store || st.reconciling))
+    return; // idle: the next request arms it again
+  // The request current when the timer was armed is still the current one
+  // and unanswered: it has waited a whole period.
+  if (st.request_no == armed_at)
+    self->send(st.params.root, stalled_atom::value, st.params.store);
+  st.watchdog_armed = true;
   self->delayed_send(self, st.params.store_timeout, tick_atom::value, st.request_no);
 }
 
@@ -234,13 +252,7 @@ session_actor::behavior_type session_impl(session_pointer self,
         self->send(st.params.conn, resume_atom::value);
       }
     },
-    [self](tick_atom, uint64_t n) {
-      auto& st = self->state;
-      if (n != st.request_no || !(st.awaiting_store || st.reconciling))
-        return; // answered meanwhile
-      self->send(st.params.root, stalled_atom::value, st.params.store);
-      self->delayed_send(self, st.params.store_timeout, tick_atom::value, n);
-    },
+    [self](tick_atom, uint64_t armed_at) { on_watchdog(self, armed_at); },
   };
 }
 

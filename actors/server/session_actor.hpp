@@ -34,6 +34,7 @@ struct session_state {
   uint64_t store_generation = 0;      // bumped on every new store handle
   bool reconciling = false;           // asking a new store what it has
   uint64_t request_no = 0;            // numbers store requests for the watchdog
+  bool watchdog_armed = false;
   bool paused = false;
   bool conn_closed = false;
   bool closing = false;               // we asked the connection to close

@@ -26,17 +26,25 @@ std::string handshake_of(const std::string& session, int64_t n) {
          + std::to_string(n) + "}";
 }
 
-// A store stuck the way a store blocked in a system call is, except that it
-// still answers flush and recover (so sessions start): appends and status
-// requests are never answered.
-store_actor spawn_stuck_store(caf::actor_system& sys) {
-  return sys.spawn([](store_actor::pointer self) -> store_actor::behavior_type {
+// A store stuck the way a store blocked in a system call is: appends and
+// status requests are never answered; flush and recover only when
+// `answers_recovery` (so sessions start).
+store_actor spawn_stuck_store(caf::actor_system& sys, bool answers_recovery) {
+  return sys.spawn([answers_recovery](store_actor::pointer self) -> store_actor::behavior_type {
     return {
       [self](append_atom, std::string&, std::vector<std::string>&) {
         return self->make_response_promise<uint64_t>(); // never delivered
       },
-      [](flush_atom) { return true; },
-      [](recover_atom, std::string&) { return last_seen_trace{}; },
+      [self, answers_recovery](flush_atom) -> caf::result<bool> {
+        if (answers_recovery)
+          return true;
+        return self->make_response_promise<bool>();
+      },
+      [self, answers_recovery](recover_atom, std::string&) -> caf::result<last_seen_trace> {
+        if (answers_recovery)
+          return last_seen_trace{};
+        return self->make_response_promise<last_seen_trace>();
+      },
       [self](status_atom) {
         return self->make_response_promise<store_status>(); // never delivered
       },
@@ -52,7 +60,7 @@ TEST_CASE_METHOD(server_fixture, "a store that stops answering is noticed, repla
   auto real = cfg.make_store;
   cfg.make_store = [&](caf::actor_system& s, const store_config& sc) {
     if (stores.empty()) {
-      stores.push_back(spawn_stuck_store(s));
+      stores.push_back(spawn_stuck_store(s, true));
       return stores.back();
     }
     return real(s, sc);
@@ -76,6 +84,33 @@ TEST_CASE_METHOD(server_fixture, "a store that stops answering is noticed, repla
   settle();
   CHECK(trace_numbers(lines(key)) == iota_numbers(0, 150));
   CHECK(status().store_timeouts == 1); // a working store is left alone
+}
+
+TEST_CASE_METHOD(server_fixture, "a store that does not answer the root's recovery is replaced and the client is served", "[scenario]") {
+  cerr_capture err;
+  cfg.store_timeout = std::chrono::seconds(1);
+  auto real = cfg.make_store;
+  cfg.make_store = [&](caf::actor_system& s, const store_config& sc) {
+    if (stores.empty()) {
+      stores.push_back(spawn_stuck_store(s, false));
+      return stores.back();
+    }
+    return real(s, sc);
+  };
+  start_server();
+  auto key = key_of(56);
+  auto c = connect(key);
+  CHECK(c.view->received.empty()); // the flush before the recovery hangs
+  // The flush times out, the status probe too: the store is replaced and
+  // the recovery retried against the new one.
+  CHECK(run_until([&] { return !c.view->received.empty(); }, std::chrono::seconds(10),
+                  std::chrono::milliseconds(100)));
+  CHECK(stores.size() == 2);
+  CHECK(status().store_timeouts == 1);
+  CHECK(err.has("the store did not answer a status request within 1000 ms"));
+  send(c, make_trace("s", 0));
+  settle();
+  CHECK(trace_numbers(lines(key)) == std::vector<int64_t>{0});
 }
 
 TEST_CASE_METHOD(server_fixture, "a store held back by a failing disk is not mistaken for a stuck one", "[scenario]") {
