@@ -30,6 +30,7 @@ using status_atom = caf::atom_constant<caf::atom("status")>;
 using store_atom = caf::atom_constant<caf::atom("store")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using drained_atom = caf::atom_constant<caf::atom("drained")>;
+using stalled_atom = caf::atom_constant<caf::atom("stalled")>;
 
 // timers that actors send to themselves
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

@@ -15,20 +15,26 @@
 
 namespace ht {
 
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-
 /// Counters of the server, for metrics, tests and benchmarks.
 struct server_status {
   uint64_t connections = 0;      // accepted since start
   uint64_t active_sessions = 0;
   uint64_t session_crashes = 0;
   uint64_t store_restarts = 0;
+  // Added with the bounded root (additive):
+  uint64_t refused_connections = 0; // closed by the waiting-queue bounds
+  uint64_t recovery_failures = 0;   // keys given up on after the last attempt
+  uint64_t store_timeouts = 0;      // stores replaced for not answering
+  uint64_t remembered_keys = 0;     // last-seen states held (bounded)
+  uint64_t waiting_connections = 0; // accepted, waiting for their session
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, server_status& x) {
   return f(caf::meta::type_name("server_status"), x.connections,
-           x.active_sessions, x.session_crashes, x.store_restarts);
+           x.active_sessions, x.session_crashes, x.store_restarts,
+           x.refused_connections, x.recovery_failures, x.store_timeouts,
+           x.remembered_keys, x.waiting_connections);
 }
 
 /// One client's session: the owner of its connection.
@@ -37,8 +43,9 @@ using session_actor = connection_handler_actor::extend<
   caf::reacts_to<store_atom, store_actor>,
   // Close the connection, hand everything received to the store, exit.
   caf::reacts_to<shutdown_atom>,
-  // The store did not answer; try the batch again.
-  caf::reacts_to<retry_atom>>;
+  // Internal watchdog: store request number n is still unanswered after
+  // the store timeout.
+  caf::reacts_to<tick_atom, uint64_t>>;
 
 /// The server root.
 using server_actor = acceptor_actor::extend<
@@ -46,9 +53,15 @@ using server_actor = acceptor_actor::extend<
   // store; the reply (true when everything reached the disk) comes last.
   caf::replies_to<shutdown_atom>::with<bool>,
   // A session hands back the last trace it accepted before it exits.
-  caf::reacts_to<drained_atom, std::string /* client hex */, recovered_trace>,
-  // Internal: try again to start the session waiting for this client.
-  caf::reacts_to<retry_atom, std::string /* client hex */>,
+  caf::reacts_to<drained_atom, std::string /* client hex */, last_seen_trace>,
+  // A session's request to this store went unanswered for the store
+  // timeout: the root checks the store and replaces it if it is stuck.
+  caf::reacts_to<stalled_atom, store_actor>,
+  // Internal timers of the root:
+  caf::reacts_to<tick_atom, shutdown_atom>,  // the shutdown deadline passed
+  caf::reacts_to<tick_atom, flush_atom>,     // flush again while draining
+  caf::reacts_to<tick_atom, recover_atom, std::string /* client hex */>, // retry
+  caf::reacts_to<tick_atom, store_actor>,    // a store told to exit is still up
   caf::replies_to<status_atom>::with<server_status>,
   // The session currently serving a client (invalid if none): for
   // diagnostics and fault-injection tests.

@@ -13,16 +13,29 @@
 
 namespace ht {
 
-/// The last trace of a client found in its log file(s).
-struct recovered_trace {
+/// The last trace of a client: what its log file(s) end with (the store's
+/// recover) and what a session has accepted (the handshake it sends, the
+/// state the root keeps between sessions). found == false: none yet, the
+/// handshake's null/null.
+struct last_seen_trace {
   bool found = false;
   std::string session_id;
   int64_t trace_number = 0;
+
+  static last_seen_trace of(std::string session_id, int64_t trace_number) {
+    return {true, std::move(session_id), trace_number};
+  }
+  bool operator==(const last_seen_trace& other) const {
+    return found == other.found
+           && (!found
+               || (session_id == other.session_id && trace_number == other.trace_number));
+  }
+  bool operator!=(const last_seen_trace& other) const { return !(*this == other); }
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, recovered_trace& x) {
-  return f(caf::meta::type_name("recovered_trace"), x.found, x.session_id,
+typename Inspector::result_type inspect(Inspector& f, last_seen_trace& x) {
+  return f(caf::meta::type_name("last_seen_trace"), x.found, x.session_id,
            x.trace_number);
 }
 
@@ -63,7 +76,7 @@ using store_actor = caf::typed_actor<
   // Finds the last trace line of a client in <hex>.log (and, if that has
   // none, its rotated predecessors) from the file tail.
   caf::replies_to<recover_atom, std::string /* client key hex */>::with<
-    recovered_trace>,
+    last_seen_trace>,
   caf::replies_to<status_atom>::with<store_status>>;
 
 /// How the store writes. Defaults match the issue: fsync at most every
@@ -81,6 +94,10 @@ struct store_config {
   caf::timespan retry_max = std::chrono::seconds(5);
   caf::timespan close_idle_after = std::chrono::seconds(10); // frees idle fds
   bool detached = false; // own thread (production: file I/O blocks); tests: false
+  // Fair share of memory_cap_bytes: each client with unwritten bytes may
+  // hold cap / (such clients), never less than this, before its replies are
+  // withheld (its session pauses) while the others go on.
+  uint64_t min_share_bytes = 1ull << 20;
 };
 
 } // namespace ht

@@ -21,6 +21,25 @@ struct server_config {
   /// On shutdown, sessions that have not drained by then are abandoned (the
   /// store is still flushed; their clients replay what was not written).
   caf::timespan shutdown_deadline = std::chrono::seconds(10);
+  /// Every request to the store gets this long. A session whose append is
+  /// unanswered this long (replies are withheld under backpressure, so that
+  /// alone proves nothing) reports it; the root then asks the store for its
+  /// status, and a store that does not answer that either is replaced.
+  caf::timespan store_timeout = std::chrono::seconds(30);
+  /// Last-seen states kept between sessions (least recently used first
+  /// out); a forgotten key is recovered from its file on its next connect.
+  size_t max_remembered_keys = 100000;
+  /// Connections waiting for their session to start: per key (a newer
+  /// connection of the key closes its oldest waiting one) and in all (a
+  /// connection beyond it is refused: closed at once).
+  size_t max_waiting_per_key = 4;
+  size_t max_waiting_connections = 4096;
+  /// Recovering a key's last trace from its file: retried with backoff
+  /// (min doubling to max); after this many failed attempts its waiting
+  /// connections are closed, with a note on stderr and in its log.
+  caf::timespan recovery_retry_min = std::chrono::milliseconds(100);
+  caf::timespan recovery_retry_max = std::chrono::seconds(10);
+  uint32_t recovery_attempts = 10;
   /// How the root makes (and remakes, after a crash) its store. Empty: the
   /// real file system through spawn_store.
   std::function<store_actor(caf::actor_system&, const store_config&)> make_store;

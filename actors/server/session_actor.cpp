@@ -1,9 +1,9 @@
 #include "actors/server/session_actor.hpp"
 
 #include <caf/all.hpp>
-#include <nlohmann/json.hpp>
 
 #include "actors/server/iso_time.hpp"
+#include "actors/store/tail_recovery.hpp"
 
 namespace ht {
 
@@ -13,27 +13,38 @@ std::string now_iso() {
   return iso8601_ms(std::chrono::system_clock::now());
 }
 
-recovered_trace to_recovered(const last_seen_trace& seen) {
-  recovered_trace r;
-  if (seen.session_id && seen.trace_number) {
-    r.found = true;
-    r.session_id = *seen.session_id;
-    r.trace_number = *seen.trace_number;
-  }
-  return r;
-}
-
-last_seen_trace from_recovered(const recovered_trace& r) {
-  last_seen_trace seen;
-  if (r.found) {
-    seen.session_id = r.session_id;
-    seen.trace_number = r.trace_number;
-  }
-  return seen;
-}
-
 void send_batch(session_pointer self);
 void reconcile_with_store(session_pointer self);
+
+// Every request to the store is watched. An append reply may rightly take
+// long (the store withholds it while this client is over its share of
+// memory, or while its file cannot be written), so the session does not
+// give up on it: once one request has been outstanding for a whole
+// store_timeout it tells the root, which checks that the store still
+// answers at all and replaces it if not; the new store then reconciles
+// this session's batch (store_atom). One timer per period, not one per
+// request: batches are frequent.
+void watch_request(session_pointer self) {
+  auto& st = self->state;
+  ++st.request_no;
+  if (st.watchdog_armed)
+    return;
+  st.watchdog_armed = true;
+  self->delayed_send(self, st.params.store_timeout, tick_atom::value, st.request_no);
+}
+
+void on_watchdog(session_pointer self, uint64_t armed_at) {
+  auto& st = self->state;
+  st.watchdog_armed = false;
+  if (!(st.awaiting_store || st.reconciling))
+    return; // idle: the next request arms it again
+  // The request current when the timer was armed is still the current one
+  // and unanswered: it has waited a whole period.
+  if (st.request_no == armed_at)
+    self->send(st.params.root, stalled_atom::value, st.params.store);
+  st.watchdog_armed = true;
+  self->delayed_send(self, st.params.store_timeout, tick_atom::value, st.request_no);
+}
 
 // Once the connection is closed and the store has every line, the session
 // hands its last-seen state back to the root and exits.
@@ -43,7 +54,7 @@ void finish_if_drained(session_pointer self) {
       || !st.in_flight.empty())
     return;
   self->send(st.params.root, drained_atom::value, st.params.client_hex,
-             to_recovered(st.protocol->last_seen()));
+             st.protocol->last_seen());
   self->quit();
 }
 
@@ -75,6 +86,8 @@ void send_batch(session_pointer self) {
   }
   st.awaiting_store = true;
   auto generation = st.store_generation;
+  watch_request(self);
+  // No request timeout: see watch_request.
   self->request(st.params.store, caf::infinite, append_atom::value,
                 st.params.client_hex, st.in_flight)
     .then(
@@ -113,21 +126,16 @@ void send_batch(session_pointer self) {
 // A store that died may have written part of the batch we were waiting
 // on (it replies only after the write, and after the fsync when asked to).
 // Resending blindly would duplicate those lines, so drop every line up to
-// the last trace the file holds. Lines are parsed only on this rare path.
-void drop_written(session_state& st, const recovered_trace& in_file) {
+// the last trace the file holds. The lines are read with the store's own
+// parser (the one recover used on the file), so both agree on what a trace
+// line is; this runs only on this rare path.
+void drop_written(session_state& st, const last_seen_trace& in_file) {
   if (!in_file.found)
     return;
   for (size_t i = st.in_flight.size(); i-- > 0;) {
-    auto line = nlohmann::json::parse(st.in_flight[i], nullptr, false);
-    if (!line.is_object())
-      continue;
-    auto sid = line.find("traceSessionId");
-    auto num = line.find("traceNumber");
-    if (sid == line.end() || num == line.end() || !sid->is_string()
-        || !num->is_number_integer())
-      continue;
-    if (sid->get<std::string>() == in_file.session_id
-        && num->get<int64_t>() == in_file.trace_number) {
+    auto t = store::parse_trace_line(st.in_flight[i]);
+    if (t && t->session_id == in_file.session_id
+        && t->trace_number == in_file.trace_number) {
       for (size_t j = 0; j <= i; ++j)
         st.in_flight_bytes -= st.in_flight[j].size() + 1;
       st.in_flight.erase(st.in_flight.begin(),
@@ -145,10 +153,11 @@ void reconcile_with_store(session_pointer self) {
   }
   st.reconciling = true;
   auto generation = st.store_generation;
+  watch_request(self);
   self->request(st.params.store, caf::infinite, recover_atom::value,
                 st.params.client_hex)
     .then(
-      [self, generation](recovered_trace& in_file) {
+      [self, generation](last_seen_trace& in_file) {
         auto& st = self->state;
         if (generation != st.store_generation)
           return; // yet another store: its own reconcile is under way
@@ -182,7 +191,7 @@ session_actor::behavior_type session_impl(session_pointer self,
                                           session_params params) {
   auto& st = self->state;
   st.protocol = std::make_unique<session_protocol>(
-    params.client_hex, params.connection_no, from_recovered(params.last_seen),
+    params.client_hex, params.connection_no, params.last_seen,
     params.limits);
   st.params = std::move(params);
   auto handshake = st.protocol->handshake();
@@ -243,7 +252,7 @@ session_actor::behavior_type session_impl(session_pointer self,
         self->send(st.params.conn, resume_atom::value);
       }
     },
-    [self](retry_atom) { send_batch(self); },
+    [self](tick_atom, uint64_t armed_at) { on_watchdog(self, armed_at); },
   };
 }
 

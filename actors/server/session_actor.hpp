@@ -15,11 +15,12 @@ struct session_params {
   connection_actor conn;
   std::string client_hex;
   uint64_t connection_no = 0;
-  recovered_trace last_seen;
+  last_seen_trace last_seen;
   store_actor store;
   server_actor root;
   session_limits limits;
   uint64_t window_bytes = 4u << 20;
+  caf::timespan store_timeout = std::chrono::seconds(30);
 };
 
 struct session_state {
@@ -32,6 +33,8 @@ struct session_state {
   bool awaiting_store = false;
   uint64_t store_generation = 0;      // bumped on every new store handle
   bool reconciling = false;           // asking a new store what it has
+  uint64_t request_no = 0;            // numbers store requests for the watchdog
+  bool watchdog_armed = false;
   bool paused = false;
   bool conn_closed = false;
   bool closing = false;               // we asked the connection to close

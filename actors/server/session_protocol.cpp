@@ -99,10 +99,9 @@ session_protocol::session_protocol(std::string client_hex, uint64_t connection_n
 
 std::string session_protocol::handshake() const {
   std::string out = "{\"lastSeenTraceSessionId\":";
-  out += last_seen_.session_id ? json_string(*last_seen_.session_id) : "null";
+  out += last_seen_.found ? json_string(last_seen_.session_id) : "null";
   out += ",\"lastSeenTraceNumber\":";
-  out += last_seen_.trace_number ? std::to_string(*last_seen_.trace_number)
-                                 : "null";
+  out += last_seen_.found ? std::to_string(last_seen_.trace_number) : "null";
   out += '}';
   return out;
 }
@@ -234,9 +233,8 @@ void session_protocol::on_message(std::string_view message,
               now_iso, out);
 
   // Session bookkeeping, as the JS server does it, but replays are dropped.
-  bool same_session = last_seen_.session_id && *last_seen_.session_id == scan.session_id;
-  if (same_session && last_seen_.trace_number
-      && scan.trace_number <= *last_seen_.trace_number) {
+  bool same_session = last_seen_.found && last_seen_.session_id == scan.session_id;
+  if (same_session && scan.trace_number <= last_seen_.trace_number) {
     ++replays_dropped_;
     return;
   }
@@ -244,16 +242,16 @@ void session_protocol::on_message(std::string_view message,
     out.push_back(note_line("New session from " + client_hex_
                               + ". sessionId=" + std::string(scan.session_id),
                             now_iso));
-  else if (last_seen_.trace_number
-           && scan.trace_number != *last_seen_.trace_number + 1)
+  else if (scan.trace_number != last_seen_.trace_number + 1)
     out.push_back(note_line(
-      "Skipped " + std::to_string(scan.trace_number - *last_seen_.trace_number - 1)
+      "Skipped " + std::to_string(scan.trace_number - last_seen_.trace_number - 1)
         + " messages! lastSeenTraceNumber="
-        + std::to_string(*last_seen_.trace_number)
+        + std::to_string(last_seen_.trace_number)
         + " traceNumber=" + std::to_string(scan.trace_number),
       now_iso));
   if (!same_session)
     last_seen_.session_id = std::string(scan.session_id);
+  last_seen_.found = true;
   last_seen_.trace_number = scan.trace_number;
   ++traces_written_;
 

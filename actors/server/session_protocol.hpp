@@ -16,16 +16,9 @@
 #include <string_view>
 #include <vector>
 
-namespace ht {
+#include "messages/store.hpp" // last_seen_trace
 
-/// What the server has seen of a client: null/null for a new client.
-struct last_seen_trace {
-  std::optional<std::string> session_id;
-  std::optional<int64_t> trace_number;
-  bool operator==(const last_seen_trace& other) const {
-    return session_id == other.session_id && trace_number == other.trace_number;
-  }
-};
+namespace ht {
 
 struct session_limits {
   /// Messages above this size are rejected (note line, not parsed).

@@ -12,7 +12,7 @@
 namespace ht {
 
 /// Spawns the store. `fs` defaults to the real file system; tests pass a
-/// store::faulty_file_system. With cfg.detached the actor gets its own
+/// store::faulty_file_system (tests/doubles). With cfg.detached the actor gets its own
 /// thread, so blocking file I/O never stalls the scheduler's workers.
 store_actor spawn_store(caf::actor_system& sys, store_config cfg,
                         std::shared_ptr<store::file_system> fs

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -42,7 +43,6 @@ public:
     policy_.folder = cfg_.folder.empty() ? "." : cfg_.folder;
     policy_.rotate_bytes = cfg_.rotate_bytes;
     policy_.rotate_keep = cfg_.rotate_keep;
-    backoff_ = cfg_.retry_min;
   }
 
   const char* name() const override {
@@ -58,7 +58,7 @@ public:
       [this](flush_atom) -> caf::result<bool> {
         return flush_everything();
       },
-      [this](recover_atom, const std::string& hex) -> caf::result<recovered_trace> {
+      [this](recover_atom, const std::string& hex) -> caf::result<last_seen_trace> {
         return on_recover(hex);
       },
       [this](status_atom) -> caf::result<store_status> {
@@ -71,7 +71,11 @@ public:
       },
       [this](tick_atom, uint8_t which) {
         if (which == static_cast<uint8_t>(timer::write)) {
-          write_timer_armed_ = false;
+          // Every tick due by now is this one (a later arm for an earlier
+          // time may have left a second tick behind it).
+          auto now = clock().now();
+          while (!write_ticks_.empty() && *write_ticks_.begin() <= now)
+            write_ticks_.erase(write_ticks_.begin());
           write_pass();
         } else if (which == static_cast<uint8_t>(timer::sync)) {
           sync_timer_armed_ = false;
@@ -83,7 +87,7 @@ public:
 
   void on_exit() override {
     // Orderly or not, try to get everything accepted onto disk and durable.
-    write_pass();
+    write_pass(/*all=*/true);
     sync_all();
     deliver_replies(/*final=*/true);
     if (buffered_ > 0)
@@ -107,6 +111,10 @@ private:
     bool in_pending = false;  // listed in pending_ (unwritten bytes)
     bool in_waiting = false;  // listed in waiting_ (undelivered replies)
     caf::actor_clock::time_point last_write{};
+    // Write errors back off per file, so one client's failing file does not
+    // slow down the others: 0 while its writes succeed.
+    caf::timespan backoff{0};
+    caf::actor_clock::time_point retry_at{};
   };
 
   caf::result<uint64_t> on_append(const std::string& hex,
@@ -129,7 +137,7 @@ private:
     for (const auto& l : lines)
       end = e.log.append(l.data(), l.size());
     buffered_ += e.log.buffered() - before;
-    if (e.log.committed() >= end && buffered_ <= cfg_.memory_cap_bytes && e.replies.empty())
+    if (e.log.committed() >= end && !withheld(e, fair_share()) && e.replies.empty())
       return buffered_; // nothing to write (no lines): answer at once
     auto rp = make_response_promise<uint64_t>();
     e.replies.push_back(pending_reply{end, rp});
@@ -141,7 +149,7 @@ private:
       e.in_pending = true;
       pending_.push_back(&e);
     }
-    if (!write_failed_ && e.log.buffered() >= cfg_.flush_bytes)
+    if (e.backoff.count() == 0 && e.log.buffered() >= cfg_.flush_bytes)
       write_pass();
     else
       arm_write_timer();
@@ -149,14 +157,14 @@ private:
   }
 
   bool flush_everything() {
-    write_pass();
+    write_pass(/*all=*/true);
     bool ok = sync_all();
     maybe_recovered();
     deliver_replies(false); // fsync_interval 0: acknowledged once durable
     return ok && pending_.empty() && !failing_;
   }
 
-  caf::result<recovered_trace> on_recover(const std::string& hex) {
+  caf::result<last_seen_trace> on_recover(const std::string& hex) {
     if (!store::is_client_key_hex(hex))
       return caf::make_error(caf::sec::invalid_argument,
                              store::describe_bad_client_key(hex));
@@ -179,14 +187,20 @@ private:
     return *i->second;
   }
 
-  // Writes every file with unwritten lines; replies for what got written.
-  void write_pass() {
+  // Writes every file with unwritten lines (those backing off after an
+  // error only once their retry is due, or with `all`); replies for what got
+  // written.
+  void write_pass(bool all = false) {
     io_status first_error;
     bool failed = false;
     bool wrote = false;
     auto now = clock().now();
     for (size_t i = 0; i < pending_.size();) {
       auto* e = pending_[i];
+      if (!all && e->backoff.count() > 0 && now < e->retry_at) {
+        ++i;
+        continue;
+      }
       auto before_buffered = e->log.buffered();
       auto before_committed = e->log.committed();
       auto before_lines = e->log.committed_lines();
@@ -210,6 +224,11 @@ private:
         if (!failed)
           first_error = st;
         failed = true;
+        e->backoff = e->backoff.count() == 0 ? cfg_.retry_min
+                                             : std::min(e->backoff * 2, cfg_.retry_max);
+        e->retry_at = now + e->backoff;
+      } else {
+        e->backoff = caf::timespan{0};
       }
       if (!e->log.has_pending()) {
         e->in_pending = false;
@@ -224,7 +243,6 @@ private:
         sync_all(); // the policy: durable before acknowledged
       arm_sync_timer();
     }
-    write_failed_ = failed;
     if (failed)
       on_write_error(first_error);
     else
@@ -238,13 +256,10 @@ private:
     status_.last_error = describe(st);
     if (!failing_) {
       failing_ = true;
-      backoff_ = cfg_.retry_min;
       // Once per episode: a full disk must not flood the log.
       std::cerr << "hypertrace-logger store: " << status_.last_error
                 << " (keeping " << buffered_ << " bytes in memory, retrying)"
                 << std::endl;
-    } else {
-      backoff_ = std::min(backoff_ * 2, cfg_.retry_max);
     }
   }
 
@@ -258,20 +273,41 @@ private:
 
   void on_write_recovered() {
     failing_ = false;
-    backoff_ = cfg_.retry_min;
     std::cerr << "hypertrace-logger store: writing again after: "
               << status_.last_error << std::endl;
     status_.last_error.clear();
   }
 
+  // Each client with unwritten bytes gets an equal share of the memory cap
+  // (never below min_share_bytes, nor above the cap).
+  uint64_t fair_share() const {
+    uint64_t active = 0;
+    for (auto* e : pending_)
+      active += e->log.buffered() > 0 ? 1 : 0;
+    auto floor = std::min(cfg_.min_share_bytes, cfg_.memory_cap_bytes);
+    return std::max(cfg_.memory_cap_bytes / std::max<uint64_t>(active, 1), floor);
+  }
+
+  // Backpressure: replies are withheld, even for lines already written, from
+  // a client holding more than its share, and, past the store-wide cap (the
+  // last bound), from every client that still holds unwritten bytes. The
+  // withheld replies are what stops that client's session from reading
+  // more; a client whose lines are all in the file is never held back by
+  // another one's pile.
+  bool withheld(const client_entry& e, uint64_t share) const {
+    auto mine = e.log.buffered();
+    return mine > share || (buffered_ > cfg_.memory_cap_bytes && mine > 0);
+  }
+
   void deliver_replies(bool final) {
-    // Past the memory cap, written lines are not acknowledged either: the
-    // withheld replies are what stops sessions from reading more.
-    if (buffered_ > cfg_.memory_cap_bytes && !final)
-      return;
     bool sync_first = cfg_.fsync_interval.count() == 0 && !final;
+    auto share = fair_share();
     for (size_t i = 0; i < waiting_.size();) {
       auto* e = waiting_[i];
+      if (!final && withheld(*e, share)) {
+        ++i;
+        continue;
+      }
       // With fsync on every write, a file whose fsync failed is not
       // acknowledged until a later fsync succeeds.
       auto done = sync_first && e->log.dirty() ? uint64_t{0} : e->log.committed();
@@ -360,14 +396,23 @@ private:
     return n;
   }
 
+  // The next write pass is due after flush_interval for files writing
+  // normally and at its retry time for a file backing off after an error
+  // (a failing fsync alone, retried on the sync timer, does not slow down
+  // writing). One tick per distinct earlier due time: a tick already due
+  // sooner covers a later one.
   void arm_write_timer() {
-    if (write_timer_armed_)
+    auto now = clock().now();
+    auto due = caf::actor_clock::time_point::max();
+    for (auto* e : pending_)
+      due = std::min(due, e->backoff.count() > 0 ? std::max(e->retry_at, now)
+                                                 : now + cfg_.flush_interval);
+    if (due == caf::actor_clock::time_point::max())
       return;
-    write_timer_armed_ = true;
-    // Failed writes retry on the backoff; a failing fsync alone (retried on
-    // the sync timer) does not slow down writing.
-    auto delay = write_failed_ ? backoff_ : cfg_.flush_interval;
-    delayed_send(this, delay, tick_atom::value, static_cast<uint8_t>(timer::write));
+    if (!write_ticks_.empty() && *write_ticks_.begin() <= due)
+      return;
+    write_ticks_.insert(due);
+    delayed_send(this, due - now, tick_atom::value, static_cast<uint8_t>(timer::write));
   }
 
   void arm_sync_timer() {
@@ -389,9 +434,7 @@ private:
   uint64_t buffered_ = 0;
   bool failing_ = false;
   bool sync_failed_ = false; // the last fsync attempt of some file failed
-  bool write_failed_ = false; // the last write pass had a failure
-  caf::timespan backoff_;
-  bool write_timer_armed_ = false;
+  std::set<caf::actor_clock::time_point> write_ticks_; // write timers in flight
   bool sync_timer_armed_ = false;
   store_status status_;
 };

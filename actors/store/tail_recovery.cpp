@@ -9,9 +9,12 @@
 
 namespace ht::store {
 
-std::optional<recovered_trace> parse_trace_line(std::string_view line) {
+std::optional<last_seen_trace> parse_trace_line(std::string_view line) {
   // Note lines are the common non-trace line: skip them without parsing.
-  if (line.find("\"traceNumber\"") == std::string_view::npos)
+  // A line with a backslash is parsed in any case: the session keeps the
+  // client's text, whose keys may be escaped ("trace\u004eumber").
+  if (line.find("\"traceNumber\"") == std::string_view::npos
+      && line.find('\\') == std::string_view::npos)
     return std::nullopt;
   auto doc = nlohmann::json::parse(line.begin(), line.end(), nullptr,
                                    /*allow_exceptions=*/false);
@@ -21,7 +24,7 @@ std::optional<recovered_trace> parse_trace_line(std::string_view line) {
   auto num = doc.find("traceNumber");
   if (sid == doc.end() || num == doc.end() || !sid->is_string())
     return std::nullopt;
-  recovered_trace t;
+  last_seen_trace t;
   if (num->is_number_unsigned()) {
     auto u = num->get<uint64_t>();
     if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
@@ -37,7 +40,7 @@ std::optional<recovered_trace> parse_trace_line(std::string_view line) {
   return t;
 }
 
-std::optional<recovered_trace> last_trace_in(std::string_view data) {
+std::optional<last_seen_trace> last_trace_in(std::string_view data) {
   auto right = data.rfind('\n');
   while (right != std::string_view::npos) {
     auto left = right == 0 ? std::string_view::npos : data.rfind('\n', right - 1);

@@ -18,11 +18,11 @@ namespace ht::store {
 
 /// Parses one line (without its '\n'); the trace fields, or nullopt if the
 /// line is not a trace line. Never throws.
-std::optional<recovered_trace> parse_trace_line(std::string_view line);
+std::optional<last_seen_trace> parse_trace_line(std::string_view line);
 
 /// The last trace line among the complete lines of `data`. Bytes after the
 /// last '\n' are an unfinished line and ignored.
-std::optional<recovered_trace> last_trace_in(std::string_view data);
+std::optional<last_seen_trace> last_trace_in(std::string_view data);
 
 /// How the tail of a file is read.
 struct tail_scan_options {
@@ -36,7 +36,7 @@ struct tail_scan_options {
 struct tail_scan_result {
   int err = 0;                  // 0, or the errno that stopped the scan
   bool exists = true;           // false: the file does not exist (ENOENT)
-  std::optional<recovered_trace> trace;
+  std::optional<last_seen_trace> trace;
   uint64_t bytes_read = 0;      // for tests: the tail, not the whole file
 };
 
@@ -49,7 +49,7 @@ tail_scan_result scan_file_tail(file_system& fs, const std::string& path,
 struct recovery_result {
   int err = 0;              // 0, or an errno from reading a file
   std::string failed_path;  // the file that could not be read, if err != 0
-  recovered_trace trace;    // found == false: no trace line anywhere
+  last_seen_trace trace;    // found == false: no trace line anywhere
   uint64_t bytes_read = 0;
 };
 

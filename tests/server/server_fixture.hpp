@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/server/server.hpp"
-#include "actors/store/faulty_file_system.hpp"
+#include "doubles/faulty_file_system.hpp"
 #include "actors/store/store.hpp"
 #include "actors/transport/inprocess.hpp"
 #include "support/caf_fixture.hpp"
@@ -142,6 +142,19 @@ struct server_fixture : caf_fixture {
   }
 
   server_status status() { return ask<server_status>(status_atom::value); }
+
+  /// The status of the store the server uses now.
+  store_status current_store_status() {
+    auto result = std::make_shared<std::optional<store_status>>();
+    auto st = stores.back();
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(st, caf::infinite, status_atom::value)
+        .then([=](store_status& x) { *result = std::move(x); }, [](caf::error&) {});
+    });
+    run();
+    REQUIRE(result->has_value());
+    return std::move(**result);
+  }
 
   std::string log_path(const public_key& key) {
     return dir.path() + "/" + to_hex(key) + ".log";

@@ -167,6 +167,31 @@ TEST_CASE_METHOD(server_fixture, "killed and restarted, the server recovers from
   CHECK(trace_numbers(parsed) == iota_numbers(0, 1000));
 }
 
+TEST_CASE_METHOD(server_fixture, "a trace whose keys the client escaped is recovered after a restart", "[scenario]") {
+  // The session accepts "trace\u004eumber" (JSON.parse does) and keeps the
+  // client's text; recovery reads the file with the same parser the session
+  // uses to reconcile, so the restarted server's handshake names that trace
+  // and the client's replay adds nothing twice.
+  start_server();
+  auto key = key_of(31);
+  auto c1 = connect(key);
+  for (int i = 0; i < 10; ++i) {
+    auto t = make_trace("s", i);
+    if (i == 9)
+      t.replace(t.find("\"traceNumber\""), 13, R"("trace\u004eumber")");
+    send(c1, t);
+  }
+  settle();
+  kill_server();
+  start_server();
+  auto c2 = connect(key);
+  REQUIRE(c2.view->received.size() == 1);
+  CHECK(c2.view->received[0] == handshake_of("s", 9));
+  replay(*this, c2, "s", 12);
+  settle();
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 12));
+}
+
 TEST_CASE_METHOD(server_fixture, "bad input gets a note each and the connection goes on", "[scenario]") {
   cfg.limits.max_message_bytes = 4096;
   start_server();
@@ -287,7 +312,7 @@ store_actor spawn_mute_store(caf::actor_system& sys, std::string folder) {
         return self->make_response_promise<uint64_t>(); // never delivered
       },
       [](flush_atom) { return true; },
-      [](recover_atom, std::string&) { return recovered_trace{}; },
+      [](recover_atom, std::string&) { return last_seen_trace{}; },
       [](status_atom) { return store_status{}; },
     };
   });
@@ -353,6 +378,52 @@ TEST_CASE_METHOD(server_fixture, "write errors: data kept, retried, backpressure
     advance(std::chrono::milliseconds(50));
   auto ls = lines(key); // parse fails on any corrupt line
   CHECK(trace_numbers(ls) == iota_numbers(0, 2000));
+}
+
+TEST_CASE_METHOD(server_fixture, "a peer whose writes fail does not delay another peer's traces", "[scenario]") {
+  // The fixture's store writes every 10 ms and backs off 10..50 ms after an
+  // error. One client's file fails (EIO, only its path) while its session
+  // floods far past the store's memory cap; the other client's traces keep
+  // landing within a few write intervals, as they do with no trouble around.
+  cfg.store.memory_cap_bytes = 64 * 1024;
+  cfg.store.min_share_bytes = 16 * 1024;
+  cfg.session_window_bytes = 16 * 1024;
+  start_server();
+  auto bad = key_of(40);
+  auto good = key_of(41);
+  auto a = connect(bad);
+  auto b = connect(good);
+  send(a, make_trace("a", 0));
+  send(b, make_trace("b", 0));
+  settle();
+  fs->fault_only_paths(to_hex(bad));
+  fs->fail_writes(EIO, store::faulty_file_system::forever, /*after=*/1);
+  for (int i = 1; i < 2000; ++i) // ~700 KB; the first batch still lands
+    send(a, make_trace("a", i));
+  for (int i = 0; i < 20; ++i)
+    advance(std::chrono::milliseconds(10));
+  auto held = current_store_status();
+  CHECK(held.failing);
+  CHECK(held.buffered_bytes > cfg.store.memory_cap_bytes); // the bad peer's pile
+
+  int64_t sent = 1;
+  bool on_time = true;
+  for (int round = 0; round < 100 && on_time; ++round) {
+    for (int k = 0; k < 5; ++k) // ~1.7 KB a round: many windows in all
+      send(b, make_trace("b", sent++));
+    for (int t = 0; t < 3; ++t)
+      advance(std::chrono::milliseconds(10));
+    auto got = trace_numbers(lines(good));
+    on_time = got == iota_numbers(0, sent);
+    INFO("round " << round << ": " << got.size() << " of " << sent << " traces in the file");
+    CHECK(on_time);
+  }
+  CHECK(trace_numbers(lines(bad)).size() < 2000);
+  fs->clear_faults();
+  for (int i = 0; i < 100; ++i)
+    advance(std::chrono::milliseconds(50));
+  CHECK(trace_numbers(lines(bad)) == iota_numbers(0, 2000));
+  CHECK(trace_numbers(lines(good)) == iota_numbers(0, sent));
 }
 
 TEST_CASE_METHOD(server_fixture, "orderly shutdown drains sessions and flushes everything", "[scenario]") {

@@ -44,7 +44,7 @@ TEST_CASE("handshake for a new client is null/null", "[unit]") {
 }
 
 TEST_CASE("handshake reports the last seen trace", "[unit]") {
-  session_protocol p(hex, 1, {std::string("3220392801237528"), 41});
+  session_protocol p(hex, 1, last_seen_trace::of("3220392801237528", 41));
   CHECK(p.handshake()
         == R"({"lastSeenTraceSessionId":"3220392801237528","lastSeenTraceNumber":41})");
 }
@@ -67,27 +67,27 @@ TEST_CASE("traces in order write no notes after the first", "[unit]") {
     REQUIRE(out.size() == 1);
     CHECK(ordered_json::parse(out[0]).at("traceNumber") == i);
   }
-  CHECK(p.last_seen() == last_seen_trace{std::string("s"), 99});
+  CHECK(p.last_seen() == last_seen_trace::of("s", 99));
   CHECK(p.traces_written() == 100);
 }
 
 TEST_CASE("a gap writes the Skipped note before the trace", "[unit]") {
-  session_protocol p(hex, 1, {std::string("s"), 4});
+  session_protocol p(hex, 1, last_seen_trace::of("s", 4));
   auto out = feed(p, trace("s", 10));
   REQUIRE(out.size() == 2);
   CHECK(note_of(out[0]) == "Skipped 5 messages! lastSeenTraceNumber=4 traceNumber=10");
 }
 
 TEST_CASE("a new session id writes the New session note", "[unit]") {
-  session_protocol p(hex, 1, {std::string("old"), 4});
+  session_protocol p(hex, 1, last_seen_trace::of("old", 4));
   auto out = feed(p, trace("new", 0));
   REQUIRE(out.size() == 2);
   CHECK(note_of(out[0]) == "New session from " + hex + ". sessionId=new");
-  CHECK(p.last_seen() == last_seen_trace{std::string("new"), 0});
+  CHECK(p.last_seen() == last_seen_trace::of("new", 0));
 }
 
 TEST_CASE("replays of the same session are dropped, not written twice", "[unit]") {
-  session_protocol p(hex, 1, {std::string("s"), 4});
+  session_protocol p(hex, 1, last_seen_trace::of("s", 4));
   CHECK(feed(p, trace("s", 4)).empty());
   CHECK(feed(p, trace("s", 0)).empty());
   CHECK(p.replays_dropped() == 2);
@@ -96,7 +96,7 @@ TEST_CASE("replays of the same session are dropped, not written twice", "[unit]"
 
 TEST_CASE("userId falls back from username to alias to User-n", "[unit]") {
   auto user_of = [](const std::string& props) {
-    session_protocol p(hex, 7, {std::string("s"), -1});
+    session_protocol p(hex, 7, last_seen_trace::of("s", -1));
     auto out = feed(p, trace("s", 0, props));
     return ordered_json::parse(out.back()).at("userId").get<std::string>();
   };
@@ -108,14 +108,14 @@ TEST_CASE("userId falls back from username to alias to User-n", "[unit]") {
 }
 
 TEST_CASE("odd usernames are sanitized with a note, once", "[unit]") {
-  session_protocol p(hex, 1, {std::string("s"), -1});
+  session_protocol p(hex, 1, last_seen_trace::of("s", -1));
   auto out = feed(p, trace("s", 0, R"({"username":"Jürgen M\u0000ller"})"));
   REQUIRE(out.size() == 2);
   CHECK(note_of(out[0]).rfind("Sanitized props.username", 0) == 0);
   CHECK(ordered_json::parse(out[1]).at("userId") == "Jrgen_Mller___dfdd1faa");
   CHECK(feed(p, trace("s", 1, R"({"username":"Jürgen"})")).size() == 1);
 
-  session_protocol q(hex, 3, {std::string("s"), -1});
+  session_protocol q(hex, 3, last_seen_trace::of("s", -1));
   out = feed(q, trace("s", 0, R"({"username":42})"));
   REQUIRE(out.size() == 2);
   CHECK(note_of(out[0]) == "Ignored props.username: not a string");
@@ -188,7 +188,7 @@ TEST_CASE("too many malformed messages in a row close the connection", "[unit]")
 }
 
 TEST_CASE("messages that cannot be spliced are rebuilt as single-line JSON", "[unit]") {
-  session_protocol p(hex, 1, {std::string("s"), -1});
+  session_protocol p(hex, 1, last_seen_trace::of("s", -1));
   // Pretty-printed (raw newlines), and a client that sends its own "time"
   // and "userId": the server's values win and stay first.
   auto msg = "{\n  \"time\": \"client-time\",\n  \"traceSessionId\": \"s\",\n"
@@ -206,7 +206,7 @@ TEST_CASE("messages that cannot be spliced are rebuilt as single-line JSON", "[u
 }
 
 TEST_CASE("spliced lines keep the client's field order and stay valid JSON", "[unit]") {
-  session_protocol p(hex, 1, {std::string("s"), -1});
+  session_protocol p(hex, 1, last_seen_trace::of("s", -1));
   auto out = feed(p, R"(  { "z":1, "traceNumber" : 0, "a":[1,{"b":null}], "traceSessionId":"s" }  )");
   REQUIRE(out.size() == 1);
   auto j = ordered_json::parse(out[0]);

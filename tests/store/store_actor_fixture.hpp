@@ -10,7 +10,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/store/faulty_file_system.hpp"
+#include "doubles/faulty_file_system.hpp"
 #include "actors/store/log_paths.hpp"
 #include "actors/store/store.hpp"
 #include "store_test_util.hpp"

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "actors/store/client_log.hpp"
-#include "actors/store/faulty_file_system.hpp"
+#include "doubles/faulty_file_system.hpp"
 #include "actors/store/log_paths.hpp"
 #include "store_test_util.hpp"
 

@@ -155,9 +155,9 @@ TEST_CASE("store: a real SIGKILL loses nothing acknowledged and duplicates nothi
   sc.flush_interval = 1ms;
   auto store = spawn_store(sys, sc);
   caf::scoped_actor self{sys};
-  recovered_trace rec;
+  last_seen_trace rec;
   self->request(store, caf::infinite, recover_atom::value, key_a)
-    .receive([&](recovered_trace& t) { rec = t; },
+    .receive([&](last_seen_trace& t) { rec = t; },
              [&](caf::error& e) { FAIL(sys.render(e)); });
   REQUIRE(rec.found);
   CHECK(rec.session_id == "k");

@@ -139,3 +139,18 @@ TEST_CASE("recover_client falls back to rotated files", "[unit]") {
   // keep = 0 never looks at rotated files.
   CHECK_FALSE(recover_client(*fs, dir.path(), k, 0).trace.found);
 }
+
+TEST_CASE("parse_trace_line reads keys written with escapes (as the session does)", "[unit]") {
+  // The session accepts "trace\u004eumber" as traceNumber (JSON.parse does)
+  // and writes the client's text as it came: recovery must see that line as
+  // the trace it is, or a restart hands out an older number and the
+  // client's replay duplicates what follows.
+  auto t = parse_trace_line(R"({"traceSessionId":"s","trace\u004eumber":7})");
+  REQUIRE(t);
+  CHECK(t->session_id == "s");
+  CHECK(t->trace_number == 7);
+  auto u = parse_trace_line(R"({"\u0074raceSessionId":"s2","traceNumber":8})");
+  REQUIRE(u);
+  CHECK(u->session_id == "s2");
+  CHECK_FALSE(parse_trace_line(R"({"note":"a \"quoted\" note"})"));
+}

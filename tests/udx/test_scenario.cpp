@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/udx/stream_actor.hpp"
-#include "actors/udx/virtual_socket.hpp"
+#include "doubles/virtual_socket.hpp"
 #include "dht/udx/header.hpp"
 #include "recorder.hpp"
 #include "sim_link.hpp"

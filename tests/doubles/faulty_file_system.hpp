@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "actors/store/file_system.hpp"
 
@@ -35,7 +37,13 @@ public:
   void fail_fsyncs(int err, int64_t times = forever);
   /// The next `times` open_append calls fail with `err`.
   void fail_opens(int err, int64_t times = forever);
-  /// Removes every injected fault.
+  /// The next `times` open_read calls fail with `err` (recovery scans).
+  void fail_reads(int err, int64_t times = forever);
+  /// Write, open and read faults hit only paths containing `part` (e.g. one
+  /// client's key); calls on other paths pass and do not use them up.
+  /// Empty (the default): every path.
+  void fault_only_paths(std::string part);
+  /// Removes every injected fault (and the path filter).
   void clear_faults();
 
   counters stats() const;
@@ -67,6 +75,11 @@ private:
   fault write_fault_;
   fault fsync_fault_;
   fault open_fault_;
+  fault read_fault_;
+  std::string only_part_;                  // empty: faults hit every path
+  std::unordered_map<int, std::string> paths_; // open fds for the filter
+  bool targeted(const std::string& path) const;
+  bool targeted(int fd) const;
   size_t short_max_ = 0;
   int64_t short_times_ = 0;
   counters stats_;

@@ -1,4 +1,4 @@
-#include "actors/store/faulty_file_system.hpp"
+#include "doubles/faulty_file_system.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -42,8 +42,31 @@ void faulty_file_system::fail_opens(int err, int64_t times) {
   open_fault_ = fault{err, times};
 }
 
+void faulty_file_system::fail_reads(int err, int64_t times) {
+  std::lock_guard<std::mutex> g{mtx_};
+  read_fault_ = fault{err, times};
+}
+
+void faulty_file_system::fault_only_paths(std::string part) {
+  std::lock_guard<std::mutex> g{mtx_};
+  only_part_ = std::move(part);
+}
+
+bool faulty_file_system::targeted(const std::string& path) const {
+  return only_part_.empty() || path.find(only_part_) != std::string::npos;
+}
+
+bool faulty_file_system::targeted(int fd) const {
+  if (only_part_.empty())
+    return true;
+  auto i = paths_.find(fd);
+  return i != paths_.end() && targeted(i->second);
+}
+
 void faulty_file_system::clear_faults() {
   std::lock_guard<std::mutex> g{mtx_};
+  read_fault_ = fault{};
+  only_part_.clear();
   write_fault_ = fault{};
   fsync_fault_ = fault{};
   open_fault_ = fault{};
@@ -59,19 +82,37 @@ int faulty_file_system::open_append(const std::string& path, int& fd) {
   {
     std::lock_guard<std::mutex> g{mtx_};
     ++stats_.open_append_calls;
-    if (int err = open_fault_.take(); err != 0) {
-      fd = -1;
-      return err;
-    }
+    if (targeted(path))
+      if (int err = open_fault_.take(); err != 0) {
+        fd = -1;
+        return err;
+      }
   }
-  return inner_->open_append(path, fd);
+  int err = inner_->open_append(path, fd);
+  if (err == 0) {
+    std::lock_guard<std::mutex> g{mtx_};
+    paths_[fd] = path;
+  }
+  return err;
 }
 
 int faulty_file_system::open_read(const std::string& path, int& fd) {
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    if (targeted(path))
+      if (int err = read_fault_.take(); err != 0) {
+        fd = -1;
+        return err;
+      }
+  }
   return inner_->open_read(path, fd);
 }
 
 int faulty_file_system::close(int fd) {
+  {
+    std::lock_guard<std::mutex> g{mtx_};
+    paths_.erase(fd);
+  }
   return inner_->close(fd);
 }
 
@@ -80,7 +121,9 @@ int faulty_file_system::writev(int fd, const iovec* iov, int iovcnt, size_t& wri
   {
     std::lock_guard<std::mutex> g{mtx_};
     ++stats_.writev_calls;
-    if (int err = write_fault_.take(); err != 0) {
+    if (!targeted(fd)) {
+      // Not a faulty path: written as is.
+    } else if (int err = write_fault_.take(); err != 0) {
       written = 0;
       return err;
     }

@@ -1,4 +1,4 @@
-#include "actors/udx/virtual_socket.hpp"
+#include "doubles/virtual_socket.hpp"
 
 #include <unordered_map>
 
