@@ -96,6 +96,7 @@ struct dht_status {
   std::vector<udx_endpoint> bound;                  // per socket index
   int64_t backlog_bytes = 0;   // datagrams handed over by the socket, not yet processed
   uint64_t unknown_commands = 0;  // user requests answered UNKNOWN_COMMAND
+  uint64_t not_ipv4 = 0;          // datagrams from IPv6 senders, dropped (dht-rpc is IPv4 only)
 };
 
 /// A node event for subscribers. A new subscriber first gets the events

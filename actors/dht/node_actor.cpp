@@ -298,6 +298,7 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       for (auto& b : st.backlogs)
         s.backlog_bytes += b->bytes.load(std::memory_order_relaxed);
       s.unknown_commands = st.unknown_commands;
+      s.not_ipv4 = st.not_ipv4;
       return s;
     },
     [=](dht_closest_atom, const rpc::key32& target, uint64_t n) {
