@@ -225,6 +225,21 @@ function natSequences () {
   run('port 0', rep(20, () => ['1.2.3.4', 0]))
   run('one outlier in four', rep(40, (i) => (i % 4 === 3 ? ['6.6.6.6', 1] : ['1.2.3.4', 5000])))
   run('ports alternate', rep(40, (i) => ['1.2.3.4', i & 1 ? 5000 : 5001]))
+  // Runs of the dominant address broken by gaps of 1-5 outliers (the same
+  // host on other ports, or other hosts): whether a vote joins its tally
+  // depends on the look-back of 4, and the totals sit near the thresholds.
+  for (const r of [2, 4, 8, 12, 13, 14]) {
+    for (let g = 1; g <= 5; g++) {
+      for (const otherHost of [false, true]) {
+        let n = 0
+        run(`runs of ${r}, gaps of ${g}${otherHost ? ', other hosts' : ''}`, rep(48, (i) => {
+          if (i % (r + g) < r) return ['1.2.3.4', 5000]
+          n++
+          return [otherHost ? `7.7.7.${n % 7}` : '1.2.3.4', 6000 + (n % 5)]
+        }))
+      }
+    }
+  }
   // Seeded sequences over small pools, so that the look-back window of four
   // votes, evictions and leader changes all happen.
   let x = 0x2545f491
