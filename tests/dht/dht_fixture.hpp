@@ -171,12 +171,15 @@ struct sim_network : ht::test::caf_fixture {
     run_events([] { return false; }, d);
   }
 
-  /// The k closest live node ids to target: the truth a lookup must find.
-  std::vector<rpc::key32> true_closest(const rpc::key32& target, size_t k) const {
+  /// The k closest live node ids to target: the truth a lookup from node
+  /// `from` must find (a node never asks itself, so it is not in its own
+  /// result).
+  std::vector<rpc::key32> true_closest(const rpc::key32& target, size_t k,
+                                       size_t from = SIZE_MAX) const {
     std::vector<rpc::key32> ids;
-    for (auto& n : nodes)
-      if (n.alive)
-        ids.push_back(n.id);
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].alive && i != from)
+        ids.push_back(nodes[i].id);
     std::sort(ids.begin(), ids.end(), [&](auto& a, auto& b) {
       return xor_compare(target, a, b) < 0;
     });
