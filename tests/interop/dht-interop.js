@@ -3,8 +3,12 @@
 // Every node binds 127.0.0.1 and gets an explicit bootstrap list.
 //
 //   node dht-interop.js testnet <size> [host:port]
-//     hyperdht's createTestnet(size) (through the bootstrap node given, or
-//     its own); prints {"bootstrap": [...], "nodes": [...]}.
+//     size HyperDHT nodes made as hyperdht/testnet.js makes them
+//     (ephemeral: false, firewalled: false, one after the other, each
+//     awaiting fullyBootstrapped()), through the bootstrap node given, else
+//     through a JS DHT.bootstrapper (then nodes[0], counted in size); prints {"bootstrap": [...], "nodes": [...]}.
+//     Not createTestnet itself: its nodes take hyperdht's default ports
+//     49737-49741, which tests must leave free; ours get explicit ports.
 //   node dht-interop.js probe
 //     a JS DHT.bootstrapper (the reference) and an ephemeral requester;
 //     prints {"reference": {host, port}}.
@@ -19,7 +23,7 @@
 const readline = require('readline')
 const dgram = require('dgram')
 const DHT = require('dht-rpc')
-const createTestnet = require('hyperdht/testnet')
+const HyperDHT = require('hyperdht')
 const b4a = require('b4a')
 const c = require('compact-encoding')
 
@@ -33,14 +37,15 @@ function parseHostPort(s) {
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
 }
 
-// A free UDP port outside 49737-49741 (hyperdht's defaults, kept free).
+// A free UDP port whose range [p, p+5) (io.js binds the first free port of
+// it) stays clear of 49737-49741 (hyperdht's defaults, kept free).
 async function freePort() {
   for (;;) {
     const s = dgram.createSocket('udp4')
     await new Promise((resolve) => s.bind(0, HOST, resolve))
     const port = s.address().port
     await new Promise((resolve) => s.close(resolve))
-    if (port < 49737 || port > 49741) return port
+    if (port + 5 < 49737 || port > 49741) return port
   }
 }
 
@@ -130,12 +135,32 @@ async function main() {
 
   if (mode === 'testnet') {
     const size = Number(args[0])
-    const opts = { host: HOST }
-    if (args[1]) opts.bootstrap = [parseHostPort(args[1])]
-    const testnet = await createTestnet(size, opts)
-    nodes = testnet.nodes
-    cleanup.push(() => testnet.destroy())
-    print({ bootstrap: testnet.bootstrap.map((b) => `${b.host}:${b.port}`), nodes: nodes.map(nodeInfo) })
+    let bootstrap
+    if (args[1]) {
+      bootstrap = [parseHostPort(args[1])]
+    } else {
+      const port = await freePort()
+      const boot = HyperDHT.bootstrapper(port, HOST, { host: HOST })
+      await boot.fullyBootstrapped()
+      cleanup.push(() => boot.destroy())
+      bootstrap = [{ host: HOST, port }]
+      nodes.push(boot) // a node of the network like the others (size counts it)
+    }
+    while (nodes.length < size) {
+      const node = new HyperDHT({
+        ephemeral: false,
+        firewalled: false,
+        bootstrap,
+        host: HOST,
+        port: await freePort()
+      })
+      await node.fullyBootstrapped()
+      nodes.push(node)
+    }
+    cleanup.unshift(async () => {
+      for (let i = nodes.length - 1; i >= 0; i--) await nodes[i].destroy()
+    })
+    print({ bootstrap: bootstrap.map((b) => `${b.host}:${b.port}`), nodes: nodes.map(nodeInfo) })
   } else if (mode === 'probe') {
     const port = await freePort()
     reference = DHT.bootstrapper(port, HOST, { host: HOST })
