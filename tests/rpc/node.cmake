@@ -5,4 +5,5 @@ ht_test(rpc_node LABELS unit
                 ${CMAKE_CURRENT_LIST_DIR}/test_requests.cpp
                 ${CMAKE_CURRENT_LIST_DIR}/test_query.cpp
                 ${CMAKE_CURRENT_LIST_DIR}/test_sim.cpp
+                ${CMAKE_CURRENT_LIST_DIR}/test_node.cpp
         LIBS ht_dht_rpc)

@@ -148,6 +148,8 @@ TEST_CASE("sim: 200 nodes: every lookup finds exactly the k closest live nodes, 
     }
   }
   CHECK(dead_entries * 10 < entries);
+  WARN("200-node run: " << net.datagrams() << " datagrams; live tables hold " << entries
+                        << " entries, " << dead_entries << " of them dead");
 }
 
 TEST_CASE("sim: lookups with 5% datagram loss still find nearly all of the k closest",
@@ -223,6 +225,8 @@ TEST_CASE("sim: an adaptive node turns persistent and joins others' tables; an e
                             30s));
   CHECK_FALSE(net.at(a).ephemeral());
   CHECK(net.at(a).id() == node_id(a));
+  // Its table was rebuilt around the new id, not emptied.
+  CHECK(net.at(a).stats().table_size >= 20);
   CHECK(net.at(a).firewall() == firewall_class::open);
   CHECK(net.at(a).public_address() == a);
   bool persistent = false, nat = false;
