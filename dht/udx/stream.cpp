@@ -84,6 +84,8 @@ bool stream::poll_event(stream_event& ev) {
     return false;
   ev = std::move(events_.front());
   events_.pop_front();
+  if (ev.kind == event_kind::message)
+    queued_message_bytes_ -= ev.payload.size() + message_overhead;
   if (ev.kind == event_kind::data) {
     unread_bytes_ -= ev.payload.size();
     // Window update: tell a peer that saw a small window that it grew
@@ -203,6 +205,7 @@ void stream::close(std::string error) {
   unsent_bytes_ = 0;
   unacked_bytes_ = 0;
   outgoing_.clear();
+  undelivered_.clear();
   retransmit_queue_.clear();
   inflight_ = 0;
   ooo_.clear();
