@@ -159,7 +159,9 @@ using dht_node_actor = caf::typed_actor<
   // From socket n > 0, through a small forwarder that adds the index.
   caf::reacts_to<udx_recv_atom, uint8_t, udx_endpoint, bytes>,
   // The node's own timer (generation of the armed wake-up).
-  caf::reacts_to<tick_atom, uint64_t>>;
+  caf::reacts_to<tick_atom, uint64_t>,
+  // Internal: send what the core queued (after the mailbox's backlog).
+  caf::reacts_to<flush_atom>>;
 
 } // namespace ht
 

@@ -41,6 +41,8 @@ struct node_state {
   uint64_t unknown_commands = 0;
   uint64_t not_ipv4 = 0;
   bool closing = false;
+  std::vector<rpc::transmit> outbox;  // sent on the next flush
+  bool flush_scheduled = false;
   static inline const char* name = "dht_node";
 };
 
@@ -116,33 +118,54 @@ void dispatch(node_ptr self, rpc::event& ev) {
   }
 }
 
-/// Sends what the core wants sent, hands its events out and re-arms the
-/// timer. Runs after every input.
+/// Hands everything the core queued to the socket(s): one udx_send per
+/// destination, in the order the core queued them.
+void flush_outbox(node_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.outbox.empty())
+    return;
+  struct group {
+    uint8_t socket;
+    rpc::ipv4_address to;
+    std::vector<bytes> datagrams;
+  };
+  std::vector<group> groups;
+  for (auto& t : st.outbox) {
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) {
+      return x.socket == t.socket && x.to == t.to;
+    });
+    if (g == groups.end()) {
+      groups.push_back(group{t.socket, t.to, {}});
+      g = groups.end() - 1;
+    }
+    g->datagrams.push_back(std::move(t.data));
+  }
+  st.outbox.clear();
+  for (auto& g : groups) {
+    uint8_t family = g.socket < st.bound.size() ? st.bound[g.socket].family : 4;
+    self->send(st.sockets[g.socket], udx_send_atom::value, dht::to_endpoint(g.to, family),
+               std::move(g.datagrams));
+  }
+}
+
+/// Collects what the core wants sent, hands its events out and re-arms the
+/// timer. Runs after every input. Datagrams are not sent at once: a flush
+/// message to ourselves goes behind what is already in the mailbox, so a
+/// burst of requests is answered with one socket message (one sendmmsg)
+/// per destination instead of one per reply.
 void pump(node_ptr self) {
   auto& st = self->state;
   auto& node = *st.node;
-  // Consecutive datagrams to one destination go to the socket as one
-  // message (one sendmmsg).
-  std::optional<rpc::transmit> last;
-  std::vector<bytes> batch;
-  auto flush = [&] {
-    if (!last || batch.empty())
-      return;
-    uint8_t family = last->socket < st.bound.size() ? st.bound[last->socket].family : 4;
-    self->send(st.sockets[last->socket], udx_send_atom::value,
-               dht::to_endpoint(last->to, family), std::move(batch));
-    batch.clear();
-  };
   while (auto t = node.poll_transmit()) {
     if (t->socket >= st.sockets.size())
       continue; // the core never picks a socket we did not give it
-    if (!last || last->socket != t->socket || !(last->to == t->to)) {
-      flush();
-      last = rpc::transmit{t->socket, t->to, {}};
-    }
-    batch.push_back(std::move(t->data));
+    st.outbox.push_back(std::move(*t));
   }
-  flush();
+  if (!st.outbox.empty() && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
   while (auto ev = node.poll_event())
     dispatch(self, *ev);
   if (st.closing)
@@ -322,6 +345,7 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       auto& st = self->state;
       st.node->close();
       pump(self); // delivers every pending request and query as closing
+      flush_outbox(self);
       st.closing = true;
       for (auto& [h, rp] : st.requests)
         rp.deliver(make_error(dht_error::closing));
@@ -336,6 +360,7 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       on_datagram(self, socket, from, data);
       pump(self);
     },
+    [=](flush_atom) { flush_outbox(self); },
     [=](tick_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.generation || st.closing)

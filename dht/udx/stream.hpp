@@ -170,6 +170,7 @@ private:
   void handle_data(const header& h, const uint8_t* payload, size_t size,
                    time_point now);
   void deliver(uint8_t flags, bytes&& payload);
+  void add_ooo_run(uint64_t key);
   void check_remote_end(time_point now);
   void handle_ack(const header& h, const uint8_t* data, size_t size,
                   time_point now);
@@ -285,6 +286,11 @@ private:
   // Keyed by distance from rcv_nxt_ at insert time plus a 64-bit running
   // count of delivered packets, so the order survives seq wrap-around.
   std::map<uint64_t, pending_read> ooo_;
+  // The same packets as [start, end) runs of keys: acks list their first
+  // 50 as SACK ranges without walking every buffered packet (a peer that
+  // fills the window after a hole would otherwise cost a walk over the
+  // whole window per ack, i.e. per packet it sends).
+  std::map<uint64_t, uint64_t> ooo_runs_;
   uint64_t rcv_count_ = 0;        // packets delivered in order so far
   size_t ooo_bytes_ = 0;
   size_t unread_bytes_ = 0;

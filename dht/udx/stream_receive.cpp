@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "dht/udx/stream_limits.hpp"
 
@@ -138,9 +139,13 @@ void stream::handle_data(const header& h, const uint8_t* payload,
       ooo_bytes_ -= it->second.payload.size();
       deliver(it->second.flags, std::move(it->second.payload));
     }
+    // The run that started at the hole went with it.
+    while (!ooo_runs_.empty() && ooo_runs_.begin()->second <= rcv_count_)
+      ooo_runs_.erase(ooo_runs_.begin());
   } else {
     ooo_bytes_ += body.size();
     ooo_.emplace(key, pending_read{flags, std::move(body)});
+    add_ooo_run(key);
   }
   check_remote_end(now);
   // Ack every second packet, and at once when something is out of order
@@ -152,6 +157,28 @@ void stream::handle_data(const header& h, const uint8_t* payload,
   } else {
     ack_pending_ = true;
   }
+}
+
+void stream::add_ooo_run(uint64_t key) {
+  // `key` is new (duplicates were filtered): extend the run ending at it
+  // and/or the run starting after it, merging the two, in O(log runs).
+  auto next = ooo_runs_.upper_bound(key);
+  bool joins_next = next != ooo_runs_.end() && next->first == key + 1;
+  if (next != ooo_runs_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second == key) {
+      prev->second = joins_next ? next->second : key + 1;
+      if (joins_next)
+        ooo_runs_.erase(next);
+      return;
+    }
+  }
+  uint64_t end = key + 1;
+  if (joins_next) {
+    end = next->second;
+    ooo_runs_.erase(next);
+  }
+  ooo_runs_.emplace(key, end);
 }
 
 void stream::deliver(uint8_t flags, bytes&& payload) {

@@ -17,6 +17,8 @@
 //   {"op":"nodes"}                       -> {"nodes":[{host,port,id,ephemeral}]}
 //   {"op":"query","from":i,"target":hex} -> {"closest":[id hex...]}  (findNode)
 //   {"op":"table","from":i}              -> {"table":["host:port"...]}
+//   {"op":"timed","count":n}             -> {"ms":[...]}: n findNode queries
+//        one after the other, from node i % size, random targets (benchmark)
 //   {"op":"probe","to":{host,port}}      -> one line per probe, then {"done":true}:
 //        {"name", "ours": outcome at `to`, "js": outcome at the reference}
 //   {"op":"quit"}
@@ -184,6 +186,17 @@ async function main() {
       const q = nodes[cmd.from].findNode(b4a.from(cmd.target, 'hex'))
       await q.finished()
       print({ closest: q.closestReplies.map((r) => hex(r.from.id)) })
+    } else if (cmd.op === 'timed') {
+      const ms = []
+      for (let i = 0; i < cmd.count; i++) {
+        const target = b4a.alloc(32)
+        for (let j = 0; j < 32; j++) target[j] = Math.floor(Math.random() * 256)
+        const started = process.hrtime.bigint()
+        const q = nodes[i % nodes.length].findNode(target)
+        await q.finished()
+        ms.push(Number(process.hrtime.bigint() - started) / 1e6)
+      }
+      print({ ms })
     } else if (cmd.op === 'table') {
       print({ table: nodes[cmd.from].toArray().map((n) => `${n.host}:${n.port}`) })
     } else if (cmd.op === 'probe') {

@@ -327,6 +327,23 @@ function scenario () {
     await request('holepunch with an unknown mode', PEER_HOLEPUNCH, { target: sTarget, tok: null, value: hp(4, 0, punch, client), from: client })
     await request('holepunch with a truncated value', PEER_HOLEPUNCH, { target: sTarget, tok: null, value: hp(0, 3, punch).subarray(0, 5), from: client })
 
+    // precedence and the remaining corners
+    await request('handshake FROM_CLIENT with a relayAddress for an announced server (relayAddress wins)', PEER_HANDSHAKE, { target: sTarget, tok: null, value: hs(0, noise, null, addr('30.0.0.2', 31)), from: client })
+    await request('holepunch FROM_CLIENT with a peerAddress for an announced server (peerAddress wins)', PEER_HOLEPUNCH, { target: sTarget, tok: null, value: hp(0, 3, punch, addr('50.0.0.2', 51)), from: client })
+    await request('holepunch FROM_SERVER for an unknown target', PEER_HOLEPUNCH, { target: topic2, tok: null, value: hp(1, 9, punch, client), from: serverAt })
+    await request('announce A under the server\'s target (a record, not a forward)', ANNOUNCE, { target: sTarget, value: announce(A, sTarget, []) })
+    await request('lookup of the server\'s target: the record and the forward', LOOKUP, { target: sTarget })
+    await request('unannounce of a key never announced still replies', UNANNOUNCE, { target: topic, value: announce(C, topic, [], { ns: 'unannounce' }) })
+    const S2 = keyPair(107)
+    const s2Target = hash(S2.publicKey)
+    const q0 = fill(0xc0)
+    await request('announce-self committing to a refresh', ANNOUNCE, { target: s2Target, value: announce(S2, s2Target, [], { refresh: hash(q0) }), from: serverAt })
+    await request('unannounce it', UNANNOUNCE, { target: s2Target, value: announce(S2, s2Target, [], { ns: 'unannounce' }) })
+    await request('find_peer: gone', FIND_PEER, { target: s2Target })
+    await request('refresh from a new address brings the forward back', ANNOUNCE, { target: s2Target, value: c.encode(m.announce, { peer: null, refresh: q0, signature: null, bump: 0 }), from: addr('10.0.0.6', 4001) })
+    await request('find_peer: back', FIND_PEER, { target: s2Target })
+    await request('handshake FROM_CLIENT goes to the refreshed address', PEER_HANDSHAKE, { target: s2Target, tok: null, value: hs(0, noise), from: client })
+
     // a server listening on this node
     const lTarget = hash(L.publicKey)
     const lRecord = c.encode(m.peer, { publicKey: L.publicKey, relayAddresses: [] })
