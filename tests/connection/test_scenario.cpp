@@ -6,11 +6,7 @@
 #include "actors/udx/stream_actor.hpp"
 // The virtual socket moves to the test doubles (tests/doubles): take it
 // from wherever this tree has it.
-#if __has_include("doubles/virtual_socket.hpp")
 #include "doubles/virtual_socket.hpp"
-#else
-#include "actors/udx/virtual_socket.hpp"
-#endif
 #include "connection_support.hpp"
 #include "dht/udx/header.hpp"
 #include "support/caf_fixture.hpp"

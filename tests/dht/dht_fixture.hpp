@@ -13,7 +13,7 @@
 
 #include "actors/dht/address.hpp"
 #include "actors/dht/node_actor.hpp"
-#include "actors/udx/virtual_socket.hpp"
+#include "doubles/virtual_socket.hpp"
 #include "support/caf_fixture.hpp"
 
 namespace ht::dht::test {
