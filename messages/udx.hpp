@@ -73,10 +73,13 @@ typename Inspector::result_type inspect(Inspector& f, udx_datagram& x) {
 
 using udx_datagrams = std::vector<udx_datagram>;
 
-/// Bytes a socket has handed to a stream actor that it has not processed
-/// yet. The socket drops a stream's packets while this is over its cap, as
-/// a kernel drops on a full receive buffer, so a slow stream actor cannot
-/// make the process hold unbounded memory. Shared in-process only.
+/// Bytes a socket has handed to a stream actor (or to the datagram handler)
+/// that it has not processed yet: the socket adds each datagram's size
+/// before sending it, the receiver subtracts it after processing it. The
+/// socket drops datagrams for that receiver while this is over its cap, as
+/// a kernel drops on a full receive buffer, so a slow receiver (or a flood
+/// from a peer) cannot make the process hold unbounded memory. Shared
+/// in-process only.
 struct udx_backlog {
   std::atomic<int64_t> bytes{0};
 };
@@ -86,9 +89,28 @@ using udx_backlog_ptr = std::shared_ptr<udx_backlog>;
 using udx_packet_sink_actor =
   caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_datagrams>>;
 
-/// Receives every other datagram of a socket (the DHT RPC layer).
+/// Receives every other datagram of a socket (the DHT RPC layer), one per
+/// message. If it was registered with a backlog, it must subtract each
+/// datagram's size from it once it has processed that datagram.
 using udx_datagram_handler_actor =
   caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_endpoint, bytes>>;
+
+/// Counters of one socket (docs/udx.md, "Bounded memory").
+struct udx_socket_info {
+  uint64_t handler_dropped = 0;   // datagrams for the handler dropped: its backlog was over the cap
+  uint64_t stream_dropped = 0;    // stream packets dropped: that stream's backlog was over the cap
+  uint64_t send_would_block = 0;  // sends the kernel refused with EAGAIN (then queued)
+  uint64_t send_dropped = 0;      // datagrams dropped: the send queue was full
+  uint64_t send_errors = 0;       // datagrams the kernel refused otherwise (unreachable, ...)
+  uint64_t send_queued = 0;       // datagrams waiting for the kernel right now
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, udx_socket_info& x) {
+  return f(caf::meta::type_name("udx_socket_info"), x.handler_dropped,
+           x.stream_dropped, x.send_would_block, x.send_dropped, x.send_errors,
+           x.send_queued);
+}
 
 /// A UDP socket shared by UDX streams and DHT RPC.
 using udx_socket_actor = caf::typed_actor<
@@ -100,7 +122,10 @@ using udx_socket_actor = caf::typed_actor<
                   udx_backlog_ptr>::with<bool>,
   caf::reacts_to<udx_unregister_atom, uint32_t>,
   // Sets the receiver of non-stream datagrams (replaces the previous one).
-  caf::reacts_to<udx_handler_atom, udx_datagram_handler_actor>,
+  // With a backlog, datagrams for it are dropped (and counted) while the
+  // backlog is over the socket's cap; null: no accounting, no cap.
+  caf::reacts_to<udx_handler_atom, udx_datagram_handler_actor, udx_backlog_ptr>,
+  caf::replies_to<udx_stats_atom>::with<udx_socket_info>,
   // The bound local address (port resolved when 0 was asked for).
   caf::replies_to<udx_address_atom>::with<udx_endpoint>>;
 
@@ -112,6 +137,7 @@ struct udx_stream_info {
   uint64_t rto_fired = 0;
   uint64_t loss_episodes = 0;
   uint64_t dropped = 0;
+  uint64_t messages_dropped = 0; // unordered messages dropped: queue over its cap
   uint32_t cwnd = 0;
   uint32_t mtu = 0;
   int64_t srtt_us = 0;
@@ -123,7 +149,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, udx_stream_info& x) {
   return f(caf::meta::type_name("udx_stream_info"), x.packets_sent,
            x.packets_received, x.retransmits, x.rto_fired, x.loss_episodes,
-           x.dropped, x.cwnd, x.mtu, x.srtt_us, x.buffered, x.registered);
+           x.dropped, x.messages_dropped, x.cwnd, x.mtu, x.srtt_us, x.buffered, x.registered);
 }
 
 /// What a stream reports to the handler attached to it. Each event names

@@ -1,6 +1,7 @@
 #include "actors/udx/socket_actor.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/udx/send_queue.hpp"
 #include "actors/udx/sockaddr.hpp"
 #include "dht/udx/header.hpp"
 
@@ -21,7 +23,7 @@ namespace ht {
 
 namespace {
 
-constexpr unsigned batch_size = 64;     // datagrams per recvmmsg/sendmmsg
+constexpr unsigned batch_size = 64;     // datagrams per recvmmsg
 constexpr size_t slot_size = 4096;      // larger datagrams are truncated: dropped
 
 struct route {
@@ -29,21 +31,33 @@ struct route {
   udx_backlog_ptr backlog;
 };
 
-// Shared by the actor (registrations, sends) and the I/O thread (receives).
+// Shared by the actor (registrations, sends) and the I/O thread (receives,
+// flushing sends the kernel refused).
 struct socket_core {
   int fd = -1;
   int wake_fd = -1;
   udx_endpoint local;
   int64_t backlog_cap = 0;
+  int64_t handler_cap = 0;
   std::mutex mtx;
   std::unordered_map<uint32_t, route> routes;
   udx_datagram_handler_actor handler;
+  udx_backlog_ptr handler_backlog;
+  std::atomic<uint64_t> handler_dropped{0};
+  std::atomic<uint64_t> stream_dropped{0};
+  // The send path: the socket is non-blocking; the lock is only ever held
+  // around non-blocking syscalls.
+  std::mutex send_mtx;
+  udx_detail::send_queue sendq{0};
+  udx_detail::send_queue::send_fn send_fn;
+  std::atomic<bool> stopping{false};
+  std::vector<uint8_t> rx_buffers = std::vector<uint8_t>(batch_size * slot_size); // I/O thread only
   std::thread reader;
 
   ~socket_core() {
     if (reader.joinable()) {
-      uint64_t one = 1;
-      [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+      stopping = true;
+      wake();
       reader.join();
     }
     if (fd >= 0)
@@ -52,53 +66,79 @@ struct socket_core {
       ::close(wake_fd);
   }
 
+  void wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
   void read_loop();
+  void receive();
   void dispatch(udx_datagrams& batch);
 };
 
 void socket_core::read_loop() {
-  std::vector<uint8_t> buffers(batch_size * slot_size);
-  mmsghdr msgs[batch_size];
-  iovec iovs[batch_size];
-  sockaddr_storage addrs[batch_size];
   for (;;) {
-    pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    bool want_out;
+    {
+      std::lock_guard<std::mutex> guard{send_mtx};
+      want_out = !sendq.empty();
+    }
+    short events = POLLIN | (want_out ? POLLOUT : 0);
+    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
       return;
     }
-    if (fds[1].revents)
-      return;
-    // Drain what is queued, a bounded number of rounds per wake-up.
-    for (int round = 0; round < 16; ++round) {
-      for (unsigned i = 0; i < batch_size; ++i) {
-        iovs[i] = {buffers.data() + i * slot_size, slot_size};
-        std::memset(&msgs[i], 0, sizeof msgs[i]);
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-      }
-      int n = ::recvmmsg(fd, msgs, batch_size, MSG_DONTWAIT, nullptr);
-      if (n <= 0)
-        break;
-      udx_datagrams batch;
-      batch.reserve(static_cast<size_t>(n));
-      for (int i = 0; i < n; ++i) {
-        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-          continue; // oversized: neither UDX nor a valid DHT message
-        udx_datagram d;
-        if (!udx_detail::from_sockaddr(addrs[i], d.from))
-          continue;
-        const uint8_t* p = buffers.data() + static_cast<size_t>(i) * slot_size;
-        d.data.assign(p, p + msgs[i].msg_len);
-        batch.push_back(std::move(d));
-      }
-      dispatch(batch);
-      if (static_cast<unsigned>(n) < batch_size)
-        break;
+    if (fds[1].revents) {
+      uint64_t count;
+      [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+      if (stopping)
+        return;
     }
+    if (fds[0].revents & POLLOUT) {
+      // A few batches per lock hold: the actor's sends wait for this lock,
+      // and poll reports POLLOUT again at once if more fits.
+      std::lock_guard<std::mutex> guard{send_mtx};
+      sendq.flush(send_fn, 4);
+    }
+    if (fds[0].revents & POLLIN)
+      receive();
+  }
+}
+
+void socket_core::receive() {
+  auto& buffers = rx_buffers;
+  mmsghdr msgs[batch_size];
+  iovec iovs[batch_size];
+  sockaddr_storage addrs[batch_size];
+  // Drain what is queued, a bounded number of rounds per wake-up.
+  for (int round = 0; round < 16; ++round) {
+    for (unsigned i = 0; i < batch_size; ++i) {
+      iovs[i] = {buffers.data() + i * slot_size, slot_size};
+      std::memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+    }
+    int n = ::recvmmsg(fd, msgs, batch_size, MSG_DONTWAIT, nullptr);
+    if (n <= 0)
+      break;
+    udx_datagrams batch;
+    batch.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+        continue; // oversized: neither UDX nor a valid DHT message
+      udx_datagram d;
+      if (!udx_detail::from_sockaddr(addrs[i], d.from))
+        continue;
+      const uint8_t* p = buffers.data() + static_cast<size_t>(i) * slot_size;
+      d.data.assign(p, p + msgs[i].msg_len);
+      batch.push_back(std::move(d));
+    }
+    dispatch(batch);
+    if (static_cast<unsigned>(n) < batch_size)
+      break;
   }
 }
 
@@ -107,9 +147,11 @@ void socket_core::dispatch(udx_datagrams& batch) {
   std::vector<std::pair<route, udx_datagrams>> per_stream;
   std::vector<udx_datagram> others;
   udx_datagram_handler_actor h;
+  udx_backlog_ptr hb;
   {
     std::lock_guard<std::mutex> guard{mtx};
     h = handler;
+    hb = handler_backlog;
     for (auto& d : batch) {
       const uint8_t* p = d.data.data();
       auto it = udx::looks_like_udx(p, d.data.size())
@@ -135,15 +177,36 @@ void socket_core::dispatch(udx_datagrams& batch) {
       int64_t size = 0;
       for (auto& d : datagrams)
         size += static_cast<int64_t>(d.data.size());
-      if (r.backlog->bytes.load(std::memory_order_relaxed) + size > backlog_cap)
-        continue; // the stream actor is behind: drop like a full buffer
+      if (r.backlog->bytes.load(std::memory_order_relaxed) + size > backlog_cap) {
+        // The stream actor is behind: drop like a full buffer.
+        stream_dropped += datagrams.size();
+        continue;
+      }
       r.backlog->bytes.fetch_add(size, std::memory_order_relaxed);
     }
     caf::anon_send(r.sink, udx_recv_atom::value, std::move(datagrams));
   }
-  if (h)
-    for (auto& d : others)
-      caf::anon_send(h, udx_recv_atom::value, d.from, std::move(d.data));
+  if (!h)
+    return;
+  for (auto& d : others) {
+    if (d.data.empty()) {
+      // Nothing above UDP reads an empty datagram, and it would cost the
+      // handler's backlog nothing: uncapped mailbox growth.
+      ++handler_dropped;
+      continue;
+    }
+    if (hb) {
+      auto size = static_cast<int64_t>(d.data.size());
+      if (hb->bytes.load(std::memory_order_relaxed) + size > handler_cap) {
+        // The handler is behind (or a peer floods us): its mailbox must not
+        // grow without bound. DHT RPC retries; a drop is a lost datagram.
+        ++handler_dropped;
+        continue;
+      }
+      hb->bytes.fetch_add(size, std::memory_order_relaxed);
+    }
+    caf::anon_send(h, udx_recv_atom::value, d.from, std::move(d.data));
+  }
 }
 
 struct socket_state {
@@ -162,31 +225,13 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
     [=](udx_send_atom, const udx_endpoint& to, std::vector<bytes>& datagrams) {
       sockaddr_storage sa;
       socklen_t len = udx_detail::to_sockaddr(to, sa);
-      size_t done = 0;
-      while (done < datagrams.size()) {
-        mmsghdr msgs[batch_size];
-        iovec iovs[batch_size];
-        unsigned n = 0;
-        for (; n < batch_size && done + n < datagrams.size(); ++n) {
-          auto& d = datagrams[done + n];
-          iovs[n] = {d.data(), d.size()};
-          std::memset(&msgs[n], 0, sizeof msgs[n]);
-          msgs[n].msg_hdr.msg_iov = &iovs[n];
-          msgs[n].msg_hdr.msg_iovlen = 1;
-          msgs[n].msg_hdr.msg_name = &sa;
-          msgs[n].msg_hdr.msg_namelen = len;
-        }
-        int sent = ::sendmmsg(core->fd, msgs, n, 0);
-        if (sent < 0) {
-          if (errno == EINTR)
-            continue;
-          // Unreachable destination or a full buffer: UDP semantics, the
-          // datagram is lost and the protocols above recover.
-          ++done;
-          continue;
-        }
-        done += static_cast<size_t>(sent);
+      bool waiting;
+      {
+        std::lock_guard<std::mutex> guard{core->send_mtx};
+        waiting = core->sendq.send(sa, len, std::move(datagrams), core->send_fn);
       }
+      if (waiting)
+        core->wake(); // the I/O thread flushes on POLLOUT
     },
     [=](udx_register_atom, uint32_t id, udx_packet_sink_actor sink,
         udx_backlog_ptr backlog) {
@@ -197,9 +242,21 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
       std::lock_guard<std::mutex> guard{core->mtx};
       core->routes.erase(id);
     },
-    [=](udx_handler_atom, udx_datagram_handler_actor h) {
+    [=](udx_handler_atom, udx_datagram_handler_actor h, udx_backlog_ptr backlog) {
       std::lock_guard<std::mutex> guard{core->mtx};
       core->handler = std::move(h);
+      core->handler_backlog = std::move(backlog);
+    },
+    [=](udx_stats_atom) {
+      udx_socket_info info;
+      info.handler_dropped = core->handler_dropped.load();
+      info.stream_dropped = core->stream_dropped.load();
+      std::lock_guard<std::mutex> guard{core->send_mtx};
+      info.send_would_block = core->sendq.would_block;
+      info.send_dropped = core->sendq.dropped;
+      info.send_errors = core->sendq.errors;
+      info.send_queued = core->sendq.queued();
+      return info;
     },
     [=](udx_address_atom) { return core->local; },
   };
@@ -222,8 +279,12 @@ caf::expected<udx_socket_actor> spawn_udx_socket(caf::actor_system& sys,
   }
   auto core = std::make_shared<socket_core>();
   core->backlog_cap = opts.stream_backlog_cap;
+  core->handler_cap = opts.handler_backlog_cap;
+  core->sendq = udx_detail::send_queue{opts.send_queue_bytes};
+  // Non-blocking: the actor's sends run on a CAF worker, which must never
+  // wait for the kernel (see send_queue.hpp).
   core->fd = ::socket(want.family == 6 ? AF_INET6 : AF_INET,
-                      SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                      SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (core->fd < 0)
     return sys_error("udx socket");
   if (want.family == 6) {
@@ -246,7 +307,15 @@ caf::expected<udx_socket_actor> spawn_udx_socket(caf::actor_system& sys,
   udx_detail::from_sockaddr(sa, core->local);
   if (want.family == 6 && core->local.family == 4)
     core->local.family = 6; // keep the bound family
-  core->wake_fd = ::eventfd(0, EFD_CLOEXEC);
+  if (opts.send_hook)
+    core->send_fn = [fd = core->fd, hook = opts.send_hook](mmsghdr* m, unsigned n) {
+      return hook(fd, m, n);
+    };
+  else
+    core->send_fn = [fd = core->fd](mmsghdr* m, unsigned n) {
+      return ::sendmmsg(fd, m, n, MSG_DONTWAIT);
+    };
+  core->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (core->wake_fd < 0)
     return sys_error("udx eventfd");
   return sys.spawn(socket_actor, std::move(core));

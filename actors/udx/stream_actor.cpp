@@ -223,6 +223,7 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
       info.rto_fired = s.rto_fired;
       info.loss_episodes = s.loss_episodes;
       info.dropped = s.dropped + self->state.foreign;
+      info.messages_dropped = s.messages_dropped;
       info.cwnd = s.cwnd;
       info.mtu = s.mtu;
       info.srtt_us = duration_cast<std::chrono::microseconds>(s.srtt).count();

@@ -45,19 +45,29 @@ std::vector<caf::timespan> virtual_network::fate() {
 
 namespace {
 
+struct vroute {
+  udx_packet_sink_actor sink;
+  udx_backlog_ptr backlog;
+};
+
 struct vsocket_state {
   std::shared_ptr<virtual_network> net;
   udx_endpoint local;
-  std::unordered_map<uint32_t, udx_packet_sink_actor> routes;
+  virtual_socket_limits limits;
+  std::unordered_map<uint32_t, vroute> routes;
   udx_datagram_handler_actor handler;
+  udx_backlog_ptr handler_backlog;
+  udx_socket_info info;
   static inline const char* name = "udx_virtual_socket";
 };
 
 virtual_socket_actor::behavior_type
 vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
-        std::shared_ptr<virtual_network> net, udx_endpoint local) {
+        std::shared_ptr<virtual_network> net, udx_endpoint local,
+        virtual_socket_limits limits) {
   self->state.net = net;
   self->state.local = local;
+  self->state.limits = limits;
   net->attach(local, virtual_socket_actor{self});
   self->attach_functor([net, local] { net->detach(local); });
   return {
@@ -73,25 +83,48 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
     },
     [=](udx_recv_atom, const udx_endpoint& from, bytes& data) {
       auto& st = self->state;
+      auto size = static_cast<int64_t>(data.size());
+      // Over a receiver's backlog cap: dropped and counted, as the real
+      // socket does (socket_actor.cpp).
+      auto over = [&](const udx_backlog_ptr& b, int64_t cap) {
+        if (!b)
+          return false;
+        if (b->bytes.load(std::memory_order_relaxed) + size > cap)
+          return true;
+        b->bytes.fetch_add(size, std::memory_order_relaxed);
+        return false;
+      };
       if (udx::looks_like_udx(data.data(), data.size())) {
         auto it = st.routes.find(udx::peek_stream_id(data.data()));
         if (it != st.routes.end()) {
+          if (over(it->second.backlog, st.limits.stream_backlog_cap)) {
+            ++st.info.stream_dropped;
+            return;
+          }
           udx_datagrams batch;
           batch.push_back(udx_datagram{from, std::move(data)});
-          self->send(it->second, udx_recv_atom::value, std::move(batch));
+          self->send(it->second.sink, udx_recv_atom::value, std::move(batch));
           return;
         }
       }
-      if (st.handler)
-        self->send(st.handler, udx_recv_atom::value, from, std::move(data));
+      if (!st.handler)
+        return;
+      if (data.empty() || over(st.handler_backlog, st.limits.handler_backlog_cap)) {
+        ++st.info.handler_dropped;
+        return;
+      }
+      self->send(st.handler, udx_recv_atom::value, from, std::move(data));
     },
-    [=](udx_register_atom, uint32_t id, udx_packet_sink_actor sink, udx_backlog_ptr) {
-      return self->state.routes.emplace(id, std::move(sink)).second;
+    [=](udx_register_atom, uint32_t id, udx_packet_sink_actor sink,
+        udx_backlog_ptr backlog) {
+      return self->state.routes.emplace(id, vroute{std::move(sink), std::move(backlog)}).second;
     },
     [=](udx_unregister_atom, uint32_t id) { self->state.routes.erase(id); },
-    [=](udx_handler_atom, udx_datagram_handler_actor h) {
+    [=](udx_handler_atom, udx_datagram_handler_actor h, udx_backlog_ptr backlog) {
       self->state.handler = std::move(h);
+      self->state.handler_backlog = std::move(backlog);
     },
+    [=](udx_stats_atom) { return self->state.info; },
     [=](udx_address_atom) { return self->state.local; },
   };
 }
@@ -100,8 +133,9 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
 
 udx_socket_actor spawn_virtual_udx_socket(caf::actor_system& sys,
                                           std::shared_ptr<virtual_network> net,
-                                          const udx_endpoint& addr) {
-  return sys.spawn(vsocket, std::move(net), addr);
+                                          const udx_endpoint& addr,
+                                          const virtual_socket_limits& limits) {
+  return sys.spawn(vsocket, std::move(net), addr, limits);
 }
 
 } // namespace ht

@@ -56,9 +56,17 @@ private:
   uint64_t delivered_ = 0, dropped_ = 0;
 };
 
+/// The caps the real socket applies to its receivers' backlogs
+/// (udx_socket_options), applied the same way.
+struct virtual_socket_limits {
+  int64_t stream_backlog_cap = 8 << 20;
+  int64_t handler_backlog_cap = 1 << 20;
+};
+
 /// A virtual socket bound to `addr` on `net`.
 udx_socket_actor spawn_virtual_udx_socket(caf::actor_system& sys,
                                           std::shared_ptr<virtual_network> net,
-                                          const udx_endpoint& addr);
+                                          const udx_endpoint& addr,
+                                          const virtual_socket_limits& limits = {});
 
 } // namespace ht

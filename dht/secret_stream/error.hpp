@@ -12,7 +12,8 @@ enum class errc {
   invalid_header,      // the first frame after the handshake is not id||header
   bad_stream_id,       // the header's stream id does not match this handshake
   frame_too_short,     // a data frame shorter than the secretstream overhead
-  frame_too_large,     // a frame longer than allowed in this phase
+  frame_too_large,     // a handshake or header frame longer than allowed
+  incoming_too_large,  // a message frame above options::max_incoming_message
   decrypt_failed,      // authentication failed: tampered, replayed or reordered frame
   after_final,         // a frame after the peer's FINAL-tagged message
   message_too_large,   // write() of more than max_message bytes

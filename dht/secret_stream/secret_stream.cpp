@@ -1,5 +1,6 @@
 #include "dht/secret_stream/secret_stream.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -18,6 +19,7 @@ const char* to_string(errc c) {
     case errc::bad_stream_id: return "invalid stream id in header";
     case errc::frame_too_short: return "frame too short";
     case errc::frame_too_large: return "frame too large";
+    case errc::incoming_too_large: return "incoming message above the limit";
     case errc::decrypt_failed: return "message failed to decrypt";
     case errc::after_final: return "message after the final message";
     case errc::message_too_large: return "message too large";
@@ -158,7 +160,10 @@ void stream::feed(const uint8_t* data, size_t n) {
       if (!hs_ && !established_ && len_ != id_header_bytes)
         fail(errc::invalid_header, "header frame of " + std::to_string(len_) + " bytes, expected 56");
       if (established_ && len_ > opts_.max_incoming_message + abytes)
-        fail(errc::frame_too_large, "message frame of " + std::to_string(len_) + " bytes");
+        fail(errc::incoming_too_large,
+             "message of " + std::to_string(len_ < abytes ? 0 : len_ - abytes)
+               + " bytes exceeds the limit of " + std::to_string(opts_.max_incoming_message)
+               + " bytes");
     }
     size_t avail = n - off;
     if (partial_.empty() && avail >= len_) {
@@ -172,9 +177,16 @@ void stream::feed(const uint8_t* data, size_t n) {
       on_frame(body, len);
       continue;
     }
-    if (partial_.capacity() < len_) partial_.reserve(len_);
     size_t need = len_ - partial_.size();
     size_t chunk = avail < need ? avail : need;
+    // Grow with the bytes that arrived, never from the length prefix alone:
+    // a peer announcing a large frame and sending nothing more costs us
+    // nothing. Doubling keeps the copies amortized; the frame size caps it.
+    if (partial_.size() + chunk > partial_.capacity()) {
+      size_t want = partial_.size() + chunk;
+      size_t grown = std::max(want, std::min<size_t>(2 * partial_.capacity(), len_));
+      partial_.reserve(grown);
+    }
     partial_.insert(partial_.end(), data + off, data + off + chunk);
     off += chunk;
     if (partial_.size() == len_) {

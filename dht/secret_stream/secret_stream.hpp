@@ -38,6 +38,9 @@ constexpr size_t abytes = 17;
 constexpr size_t max_message = max_frame_body - abytes;
 /// id (32) + secretstream header (24).
 constexpr size_t id_header_bytes = 56;
+/// Default limit on incoming messages: the server's --max-message-bytes
+/// default (main/server_config.hpp). The protocol allows up to max_message.
+constexpr size_t default_max_incoming_message = 1u << 20;
 
 struct options {
   /// Drop incoming zero-length messages (secret-stream does so when keep-alive is on).
@@ -45,9 +48,11 @@ struct options {
   /// Tests and interop vectors only: use this secretstream header instead of
   /// a random one (a repeated header with the same key breaks confidentiality).
   std::optional<std::array<uint8_t, 24>> fixed_header;
-  /// Largest incoming message accepted; a longer frame closes the stream
-  /// from its length prefix alone, before any of it is buffered.
-  size_t max_incoming_message = max_message;
+  /// Largest incoming message accepted (plaintext bytes); a longer frame
+  /// closes the stream with errc::incoming_too_large from its length prefix
+  /// alone, before any of it is buffered. A connection sets this from the
+  /// server's --max-message-bytes; at most max_message is meaningful.
+  size_t max_incoming_message = default_max_incoming_message;
   /// Replay window for unordered datagrams (see unordered.hpp); 0 = off.
   size_t unordered_replay_window = unordered_box::default_replay_window;
   /// Tests and interop vectors only: start the unordered-message counter here.
@@ -89,6 +94,9 @@ public:
   /// The next decrypted message, in order.
   std::optional<bytes> poll_message();
   size_t pending_messages() const { return inbox_.size(); }
+  /// Memory held for a partly received frame: it grows with the bytes that
+  /// arrived, never ahead of them from the length prefix.
+  size_t incoming_buffered() const { return partial_.capacity(); }
 
   /// Unordered messages (UDX datagrams), secretbox-sealed as secret-stream's
   /// send()/trySend(): available once is_open().

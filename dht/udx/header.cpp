@@ -58,8 +58,10 @@ void write_header(const header& h, uint8_t* out) {
 }
 
 std::vector<sack_range> parse_sacks(const header& h, const uint8_t* data,
-                                    size_t size) {
+                                    size_t size, size_t* ignored) {
   std::vector<sack_range> out;
+  if (ignored)
+    *ignored = 0;
   if (!(h.type & flag_sack) || size < header_size)
     return out;
   size_t payload = size - header_size;
@@ -68,8 +70,13 @@ std::vector<sack_range> parse_sacks(const header& h, const uint8_t* data,
   size_t area = (h.data_offset > 0 && h.data_offset < payload) ? h.data_offset
                                                                : payload;
   const uint8_t* p = data + header_size;
-  for (size_t i = 0; i + 8 <= area; i += 8)
-    out.push_back(sack_range{get_u32(p + i), get_u32(p + i + 4)});
+  size_t complete = area / 8;
+  size_t take = complete < max_sack_ranges ? complete : max_sack_ranges;
+  out.reserve(take);
+  for (size_t i = 0; i < take; ++i)
+    out.push_back(sack_range{get_u32(p + 8 * i), get_u32(p + 8 * i + 4)});
+  if (ignored)
+    *ignored = complete - take;
   return out;
 }
 

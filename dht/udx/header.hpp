@@ -70,10 +70,15 @@ struct sack_range {
   uint32_t end = 0;   // one past the last
 };
 
-/// The SACK ranges of a parsed datagram (empty without the SACK flag). A
-/// trailing partial range is ignored, as libudx does.
+/// libudx puts at most this many SACK ranges into one ack.
+constexpr size_t max_sack_ranges = 50;
+
+/// The SACK ranges of a parsed datagram (empty without the SACK flag), at
+/// most max_sack_ranges: no libudx peer sends more, and each costs the
+/// receiver work. `ignored` (if given) gets the number of complete ranges
+/// beyond those. A trailing partial range is ignored, as libudx does.
 std::vector<sack_range> parse_sacks(const header& h, const uint8_t* data,
-                                    size_t size);
+                                    size_t size, size_t* ignored = nullptr);
 
 /// Little-endian helpers shared by the codec and the stream.
 inline void put_u32(uint8_t* p, uint32_t v) {

@@ -84,6 +84,8 @@ bool stream::poll_event(stream_event& ev) {
     return false;
   ev = std::move(events_.front());
   events_.pop_front();
+  if (ev.kind == event_kind::message)
+    queued_message_bytes_ -= ev.payload.size() + message_overhead;
   if (ev.kind == event_kind::data) {
     unread_bytes_ -= ev.payload.size();
     // Window update: tell a peer that saw a small window that it grew
@@ -126,18 +128,22 @@ bytes stream::build_ack() {
   ack_pending_ = false;
   unacked_data_ = 0;
   std::vector<sack_range> ranges;
-  for (auto it = ooo_.begin(); it != ooo_.end() && ranges.size() < max_sack_ranges; ++it) {
-    // The peer's END is only ever acknowledged cumulatively: libudx counts
-    // a SACKed END as acknowledged, which would defeat the END hold
-    // (stream_close.cpp). It is the peer's last packet, so no loss
-    // detection depends on it.
-    if (it->second.flags & flag_end)
+  // The peer's END is only ever acknowledged cumulatively: libudx counts
+  // a SACKed END as acknowledged, which would defeat the END hold
+  // (stream_close.cpp). It is the peer's last packet, so no loss detection
+  // depends on it: the run holding it is cut short before it.
+  std::optional<uint64_t> end_key;
+  if (remote_ending_ && seq_diff(remote_end_seq_, rcv_nxt_) >= 0)
+    end_key = rcv_count_ + static_cast<uint32_t>(seq_diff(remote_end_seq_, rcv_nxt_));
+  for (auto& [first, last] : ooo_runs_) {
+    if (ranges.size() >= max_sack_ranges)
       break;
-    uint32_t seq = rcv_nxt_ + static_cast<uint32_t>(it->first - rcv_count_);
-    if (!ranges.empty() && ranges.back().end == seq)
-      ranges.back().end = seq + 1;
-    else
-      ranges.push_back(sack_range{seq, seq + 1});
+    uint64_t stop = end_key && *end_key < last ? *end_key : last;
+    if (stop > first)
+      ranges.push_back(sack_range{rcv_nxt_ + static_cast<uint32_t>(first - rcv_count_),
+                                  rcv_nxt_ + static_cast<uint32_t>(stop - rcv_count_)});
+    if (stop < last)
+      break;
   }
   header a;
   a.type = ranges.empty() ? 0 : flag_sack;
@@ -203,9 +209,11 @@ void stream::close(std::string error) {
   unsent_bytes_ = 0;
   unacked_bytes_ = 0;
   outgoing_.clear();
+  undelivered_.clear();
   retransmit_queue_.clear();
   inflight_ = 0;
   ooo_.clear();
+  ooo_runs_.clear();
   ooo_bytes_ = 0;
   rto_deadline_.reset();
   tlp_deadline_.reset();

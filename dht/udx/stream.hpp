@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,6 +49,11 @@ struct stream_config {
   // The peer ended and acknowledged all our data: our END unacknowledged
   // for this many RTOs counts as a clean close (see stream_close.cpp).
   uint32_t end_unconfirmed_timeouts = 3;
+  // Unordered messages not yet polled (the owner is paused or has no
+  // handler yet) are held up to this many bytes (payload plus 64 per
+  // message); later ones are dropped and counted (stats().messages_dropped).
+  // Data is bounded by the receive window; messages have no window.
+  size_t message_queue_bytes = 256 * 1024;
   duration keepalive{0};          // heartbeat when idle this long; 0: off
   duration idle_timeout{0};       // ETIMEDOUT when silent this long; 0: off
 };
@@ -69,6 +75,8 @@ struct stream_stats {
   uint64_t tail_probes = 0;
   uint64_t dropped = 0;           // malformed, forged or out-of-window input
   uint64_t end_unconfirmed = 0;   // clean closes whose END ack never came
+  uint64_t messages_dropped = 0;  // unordered messages over message_queue_bytes
+  uint64_t sack_ranges_ignored = 0; // ranges past the 50 libudx sends
   uint32_t cwnd = 0;
   uint16_t mtu = 0;
   duration srtt{0};
@@ -151,11 +159,18 @@ private:
   size_t max_payload() const { return mtu_ - overhead(); }
   uint32_t advertised_window() const;
   sent_packet* outgoing_at(uint32_t seq);
+  uint64_t index_of(uint32_t seq) const {
+    return una_index_ + static_cast<uint64_t>(static_cast<uint32_t>(seq - snd_una_));
+  }
+  uint32_t seq_of(uint64_t index) const {
+    return snd_una_ + static_cast<uint32_t>(index - una_index_);
+  }
 
   // receive path
   void handle_data(const header& h, const uint8_t* payload, size_t size,
                    time_point now);
   void deliver(uint8_t flags, bytes&& payload);
+  void add_ooo_run(uint64_t key);
   void check_remote_end(time_point now);
   void handle_ack(const header& h, const uint8_t* data, size_t size,
                   time_point now);
@@ -219,6 +234,12 @@ private:
   uint32_t snd_una_;              // oldest unacknowledged packet number
   uint32_t snd_nxt_;              // next packet number
   std::deque<sent_packet> outgoing_;  // [snd_una_, snd_nxt_)
+  // Packets of outgoing_ neither acked nor SACKed, by their 64-bit index
+  // (una_index_ is outgoing_.front()'s): SACK ranges and loss detection
+  // visit only these, so a forged ack full of ranges over the whole window
+  // costs O(ranges log window), not O(ranges window).
+  std::set<uint64_t> undelivered_;
+  uint64_t una_index_ = 0;
   std::deque<uint32_t> retransmit_queue_;
   uint32_t inflight_ = 0;         // packets in the network
   uint32_t send_rwnd_;            // peer's window in bytes
@@ -265,6 +286,11 @@ private:
   // Keyed by distance from rcv_nxt_ at insert time plus a 64-bit running
   // count of delivered packets, so the order survives seq wrap-around.
   std::map<uint64_t, pending_read> ooo_;
+  // The same packets as [start, end) runs of keys: acks list their first
+  // 50 as SACK ranges without walking every buffered packet (a peer that
+  // fills the window after a hole would otherwise cost a walk over the
+  // whole window per ack, i.e. per packet it sends).
+  std::map<uint64_t, uint64_t> ooo_runs_;
   uint64_t rcv_count_ = 0;        // packets delivered in order so far
   size_t ooo_bytes_ = 0;
   size_t unread_bytes_ = 0;
@@ -278,6 +304,7 @@ private:
   bool ack_pending_ = false;
   uint32_t unacked_data_ = 0;
   std::deque<stream_event> events_;
+  size_t queued_message_bytes_ = 0; // messages in events_, as message_queue_bytes counts
 };
 
 } // namespace ht::udx

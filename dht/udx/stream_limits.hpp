@@ -15,8 +15,9 @@ using std::chrono::milliseconds;
 // libudx never looks further than this many packets past its ack when it
 // builds SACK ranges; we accept nothing further ahead either.
 constexpr uint32_t max_reorder_distance = 65536;
-// libudx puts at most 50 SACK ranges into one ack.
-constexpr size_t max_sack_ranges = 50;
+// What a queued unordered message costs beyond its payload (event, vector),
+// so that a flood of empty messages is bounded too.
+constexpr size_t message_overhead = 64;
 // Ack at least every second data packet inside one receive batch.
 constexpr uint32_t ack_every = 2;
 constexpr uint16_t mtu_step = 32; // as libudx

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "dht/udx/stream_limits.hpp"
 
@@ -73,10 +74,18 @@ void stream::on_datagram(const uint8_t* data, size_t size, time_point now) {
   if (closed_)
     return;
   if ((h->type & flag_message) && !(h->type & (flag_data | flag_end))) {
-    stream_event ev;
-    ev.kind = event_kind::message;
-    ev.payload.assign(payload, payload + payload_size);
-    events_.push_back(std::move(ev));
+    // Messages have no flow control: while the owner does not poll (paused,
+    // no handler yet) a peer could queue them without end.
+    size_t cost = payload_size + message_overhead;
+    if (queued_message_bytes_ + cost > cfg_.message_queue_bytes) {
+      ++stats_.messages_dropped;
+    } else {
+      queued_message_bytes_ += cost;
+      stream_event ev;
+      ev.kind = event_kind::message;
+      ev.payload.assign(payload, payload + payload_size);
+      events_.push_back(std::move(ev));
+    }
   }
   handle_ack(*h, data, size, now);
 }
@@ -130,9 +139,13 @@ void stream::handle_data(const header& h, const uint8_t* payload,
       ooo_bytes_ -= it->second.payload.size();
       deliver(it->second.flags, std::move(it->second.payload));
     }
+    // The run that started at the hole went with it.
+    while (!ooo_runs_.empty() && ooo_runs_.begin()->second <= rcv_count_)
+      ooo_runs_.erase(ooo_runs_.begin());
   } else {
     ooo_bytes_ += body.size();
     ooo_.emplace(key, pending_read{flags, std::move(body)});
+    add_ooo_run(key);
   }
   check_remote_end(now);
   // Ack every second packet, and at once when something is out of order
@@ -144,6 +157,28 @@ void stream::handle_data(const header& h, const uint8_t* payload,
   } else {
     ack_pending_ = true;
   }
+}
+
+void stream::add_ooo_run(uint64_t key) {
+  // `key` is new (duplicates were filtered): extend the run ending at it
+  // and/or the run starting after it, merging the two, in O(log runs).
+  auto next = ooo_runs_.upper_bound(key);
+  bool joins_next = next != ooo_runs_.end() && next->first == key + 1;
+  if (next != ooo_runs_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->second == key) {
+      prev->second = joins_next ? next->second : key + 1;
+      if (joins_next)
+        ooo_runs_.erase(next);
+      return;
+    }
+  }
+  uint64_t end = key + 1;
+  if (joins_next) {
+    end = next->second;
+    ooo_runs_.erase(next);
+  }
+  ooo_runs_.emplace(key, end);
 }
 
 void stream::deliver(uint8_t flags, bytes&& payload) {
@@ -197,24 +232,32 @@ void stream::handle_ack(const header& h, const uint8_t* data, size_t size,
     mark_delivered(snd_una_, p, now, newly, rtt_sample);
     outgoing_.pop_front();
     ++snd_una_;
+    ++una_index_;
   }
   if (advanced)
     snd_una_ = h.ack;
-  for (const auto& r : parse_sacks(h, data, size)) {
+  size_t ignored = 0;
+  auto ranges = parse_sacks(h, data, size, &ignored);
+  stats_.sack_ranges_ignored += ignored;
+  for (const auto& r : ranges) {
     // libudx's validity rule: inside [snd_una_, snd_nxt_) and non-empty.
     if (seq_diff(r.end, snd_nxt_) > 0 || seq_diff(r.start, r.end) >= 0
         || seq_diff(r.start, snd_una_) < 0) {
       ++stats_.dropped;
       continue;
     }
-    for (uint32_t s = r.start; s != r.end; ++s) {
-      sent_packet* p = outgoing_at(s);
-      if (p && !p->delivered) {
-        mark_delivered(s, *p, now, newly, rtt_sample);
-        sacked_any_ = true;
-        if (seq_diff(s, highest_delivered_) > 0)
-          highest_delivered_ = s;
-      }
+    // Only packets not yet delivered are visited: a range over packets
+    // already SACKed costs one lookup.
+    uint64_t last = index_of(r.end);
+    for (auto it = undelivered_.lower_bound(index_of(r.start));
+         it != undelivered_.end() && *it < last;) {
+      uint64_t idx = *it++; // mark_delivered erases idx
+      uint32_t s = seq_of(idx);
+      mark_delivered(s, outgoing_[static_cast<size_t>(idx - una_index_)], now, newly,
+                     rtt_sample);
+      sacked_any_ = true;
+      if (seq_diff(s, highest_delivered_) > 0)
+        highest_delivered_ = s;
     }
   }
   if (outgoing_.empty() || seq_diff(highest_delivered_, snd_una_) < 0)
@@ -269,6 +312,11 @@ void stream::mark_delivered(uint32_t seq, sent_packet& p, time_point now,
   if (p.delivered)
     return;
   p.delivered = true;
+  uint64_t idx = index_of(seq);
+  if (!undelivered_.empty() && *undelivered_.begin() == idx)
+    undelivered_.erase(undelivered_.begin()); // in-order acks: O(1)
+  else
+    undelivered_.erase(idx);
   if (p.in_flight) {
     p.in_flight = false;
     --inflight_;
@@ -298,7 +346,6 @@ void stream::mark_delivered(uint32_t seq, sent_packet& p, time_point now,
     }
   }
   p.payload = bytes{}; // free the memory now; the slot stays until acked
-  (void) seq;
 }
 
 void stream::update_rtt(duration r) {
@@ -331,12 +378,15 @@ void stream::detect_losses(time_point now) {
     reo = std::min(reo, srtt_ + milliseconds(1));
   reo_deadline_.reset();
   bool lost_any = false;
-  for (size_t i = 0; i < outgoing_.size(); ++i) {
-    uint32_t seq = snd_una_ + static_cast<uint32_t>(i);
+  // Only undelivered packets can be lost: skip the delivered ones (a peer
+  // can SACK nearly the whole window).
+  for (auto it = undelivered_.begin(); it != undelivered_.end();) {
+    uint64_t idx = *it++;
+    uint32_t seq = seq_of(idx);
     if (seq_diff(seq, highest_delivered_) >= 0)
       break;
-    sent_packet& p = outgoing_[i];
-    if (p.delivered || !p.in_flight || p.sent_at > rack_sent_at_)
+    sent_packet& p = outgoing_[static_cast<size_t>(idx - una_index_)];
+    if (!p.in_flight || p.sent_at > rack_sent_at_)
       continue;
     time_point deadline = p.sent_at + rack_rtt_ + reo;
     if (now >= deadline) {

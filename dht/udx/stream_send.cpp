@@ -131,6 +131,7 @@ bool stream::build_new_packet(time_point now, bytes& out, bool ignore_window) {
   p.in_flight = true;
   ++inflight_;
   out = encode_packet(seq, p);
+  undelivered_.emplace_hint(undelivered_.end(), una_index_ + outgoing_.size()); // O(1): newest
   outgoing_.push_back(std::move(p));
   on_sent(now, out.size());
   arm_rto(now, false);

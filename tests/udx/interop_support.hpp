@@ -135,9 +135,12 @@ hashing_handler(udx_stream_handler_actor::pointer, results_ptr r) {
 }
 
 inline udx_datagram_handler_actor::behavior_type
-datagram_sink(udx_datagram_handler_actor::pointer, results_ptr r) {
+datagram_sink(udx_datagram_handler_actor::pointer, results_ptr r,
+              udx_backlog_ptr backlog) {
   return {
     [=](udx_recv_atom, const udx_endpoint& from, const bytes& b) {
+      if (backlog)
+        backlog->bytes.fetch_sub(static_cast<int64_t>(b.size()));
       {
         std::lock_guard<std::mutex> g{r->mtx};
         r->datagrams.emplace_back(from, b);

@@ -49,11 +49,16 @@ recorder(udx_stream_handler_actor::pointer, record_ptr r) {
   };
 }
 
+/// Records non-stream datagrams. With a backlog, gives each datagram's
+/// size back after recording it (as the DHT actor does), unless `stuck`.
 inline udx_datagram_handler_actor::behavior_type
-datagram_recorder(udx_datagram_handler_actor::pointer, record_ptr r) {
+datagram_recorder(udx_datagram_handler_actor::pointer, record_ptr r,
+                  udx_backlog_ptr backlog, bool stuck) {
   return {
     [=](udx_recv_atom, const udx_endpoint& from, const bytes& b) {
       r->with([&](stream_record& s) { s.datagrams.emplace_back(from, b); });
+      if (backlog && !stuck)
+        backlog->bytes.fetch_sub(static_cast<int64_t>(b.size()));
     },
   };
 }

@@ -110,8 +110,10 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: destroy resets the peer; writes afte
 TEST_CASE_METHOD(pair_fixture, "udx actors: non-stream datagrams and unknown ids go to the handler", "[scenario]") {
   open();
   auto rec = std::make_shared<stream_record>();
+  auto backlog = std::make_shared<udx_backlog>();
   caf::anon_send(sb, udx_handler_atom::value,
-                 udx_datagram_handler_actor{sys.spawn(datagram_recorder, rec)});
+                 udx_datagram_handler_actor{sys.spawn(datagram_recorder, rec, backlog, false)},
+                 backlog);
   run();
   bytes rpc{0x13, 1, 2, 3};               // a DHT RPC-looking datagram
   bytes unknown(udx::header_size, 0);      // UDX header for stream id 77
@@ -219,4 +221,71 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: a peer that never reads stalls our w
   CHECK(accepted <= (4u << 20) + (256u << 10) + (1u << 20));
   CHECK(accepted >= (4u << 20));
   caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: a paused stream holds a bounded number of unordered messages", "[scenario]") {
+  open();
+  caf::anon_send(b, pause_atom::value);
+  run();
+  // 600 KB of messages while b is paused: more than its 256 KiB queue.
+  constexpr int flood = 600;
+  for (int i = 0; i < flood; ++i)
+    caf::anon_send(a, udx_msg_atom::value, bytes(1000, static_cast<uint8_t>(i)));
+  run_until([] { return false; }, 100ms);
+  udx_stream_info info;
+  caf::scoped_actor self{sys};
+  auto stats = [&] {
+    self->send(b, udx_stats_atom::value);
+    run();
+    self->receive([&](const udx_stream_info& i) { info = i; });
+  };
+  stats();
+  CHECK(info.messages_dropped > 0);
+  CHECK(rb->messages.empty());
+  caf::anon_send(b, resume_atom::value);
+  run_until([] { return false; }, 100ms);
+  stats();
+  auto got = rb->with([](stream_record& s) { return s.messages.size(); });
+  CHECK(got == udx::stream_config{}.message_queue_bytes / 1064);
+  CHECK(got + info.messages_dropped == flood);
+  // Resumed, messages flow again without loss.
+  for (int i = 0; i < 10; ++i)
+    caf::anon_send(a, udx_msg_atom::value, bytes(1000, 7));
+  run_until([] { return false; }, 100ms);
+  CHECK(rb->with([](stream_record& s) { return s.messages.size(); }) == got + 10);
+}
+
+TEST_CASE_METHOD(pair_fixture, "udx actors: the virtual socket caps the datagram handler's backlog like the real one", "[scenario]") {
+  constexpr int64_t cap = 20000;
+  auto ec = udx_endpoint::parse("10.0.0.3", 3000);
+  virtual_socket_limits limits;
+  limits.handler_backlog_cap = cap;
+  auto sc = spawn_virtual_udx_socket(sys, net, ec, limits);
+  auto stuck = std::make_shared<stream_record>();
+  auto backlog = std::make_shared<udx_backlog>();
+  caf::anon_send(sc, udx_handler_atom::value,
+                 udx_datagram_handler_actor{sys.spawn(datagram_recorder, stuck, backlog, true)},
+                 backlog);
+  run();
+  // A flood of 200 DHT-looking datagrams of 1000 bytes at a handler that
+  // never catches up: it gets its cap's worth, the rest is dropped and
+  // counted.
+  std::vector<bytes> flood(200, bytes(1000, 0x13));
+  caf::anon_send(sa, udx_send_atom::value, ec, flood);
+  run_until([] { return false; }, 50ms);
+  caf::scoped_actor self{sys};
+  udx_socket_info info;
+  self->send(sc, udx_stats_atom::value);
+  run();
+  self->receive([&](const udx_socket_info& i) { info = i; });
+  auto got = stuck->with([](stream_record& s) { return s.datagrams.size(); });
+  CHECK(got == cap / 1000);
+  CHECK(info.handler_dropped == 200 - got);
+  CHECK(backlog->bytes == static_cast<int64_t>(got) * 1000);
+  // Caught up: datagrams flow again.
+  backlog->bytes = 0;
+  caf::anon_send(sa, udx_send_atom::value, ec, std::vector<bytes>(5, bytes(1000, 1)));
+  run_until([] { return false; }, 50ms);
+  CHECK(stuck->with([](stream_record& s) { return s.datagrams.size(); }) == got + 5);
+  caf::anon_send_exit(sc, caf::exit_reason::user_shutdown);
 }

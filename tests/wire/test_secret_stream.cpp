@@ -127,7 +127,9 @@ TEST_CASE("keep-alives are delivered or filtered as configured", "[unit]") {
 
 TEST_CASE("own XX handshake: both sides open, writes before open are kept", "[unit]") {
   keypair ka = keypair::random(), kb = keypair::random();
-  stream a(true, ka, kb.public_key);
+  options oa;
+  oa.max_incoming_message = max_message; // the protocol's limit, not the server's
+  stream a(true, ka, kb.public_key, oa);
   stream b(false, kb, ka.public_key);
   CHECK(a.has_transmit());
   CHECK_FALSE(b.has_transmit());
@@ -205,7 +207,7 @@ TEST_CASE("bad data frames: truncated, short, flipped, replayed, reordered", "[u
     CHECK(drain(b).size() == 1);
     a.write(bytes(101, 1));
     bytes f = a.take_transmit();
-    CHECK(stream_error_of([&] { b.feed(f.data(), 3); }) == errc::frame_too_large);
+    CHECK(stream_error_of([&] { b.feed(f.data(), 3); }) == errc::incoming_too_large);
   }
   SECTION("a frame shorter than the overhead") {
     CHECK(stream_error_of([&] { p.b.feed(bytes{16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}); }) ==
@@ -328,4 +330,50 @@ TEST_CASE("unordered datagrams: reordering is fine, replays are dropped", "[unit
     CHECK_FALSE(opens(*b, forged));
     CHECK(opens(*b, d1));
   }
+}
+
+TEST_CASE("secret-stream: incoming memory grows with arriving bytes, not with the length prefix", "[unit]") {
+  // A peer announcing a 1 MiB message (the default limit) and sending 100
+  // bytes of it costs about 100 bytes, not a megabyte up front.
+  pair_fixture p;
+  bytes msg(1u << 20, 0x33);
+  bytes f = p.frame(msg);
+  p.b.feed(f.data(), 3 + 100);
+  CHECK(p.b.incoming_buffered() >= 100);
+  CHECK(p.b.incoming_buffered() <= 4096);
+  // The rest in uneven pieces: the buffer stays within twice what arrived
+  // (amortized doubling) and the frame's size.
+  size_t off = 103;
+  for (size_t step = 1000; off < f.size(); step = step * 3 / 2) {
+    size_t n = std::min(step, f.size() - off);
+    p.b.feed(f.data() + off, n);
+    off += n;
+    size_t arrived = off - 3;
+    if (off < f.size()) {
+      CHECK(p.b.incoming_buffered() <= std::max<size_t>(2 * arrived, 4096));
+      CHECK(p.b.incoming_buffered() <= f.size() - 3);
+    }
+  }
+  CHECK(drain(p.b) == std::vector<bytes>{msg});
+  CHECK(p.b.incoming_buffered() == 0);
+}
+
+TEST_CASE("secret-stream: the incoming limit defaults to the server's --max-message-bytes", "[unit]") {
+  CHECK(options{}.max_incoming_message == (1u << 20));
+  pair_fixture p;
+  // Exactly the limit passes...
+  bytes at_limit(1u << 20, 1);
+  p.b.feed(p.frame(at_limit));
+  CHECK(drain(p.b) == std::vector<bytes>{at_limit});
+  // ...one byte more is refused with a clear error from the prefix alone.
+  bytes f = p.frame(bytes((1u << 20) + 1, 2));
+  try {
+    p.b.feed(f.data(), 3);
+    FAIL("no error thrown");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::incoming_too_large);
+    CHECK(std::string(e.what()).find("1048577 bytes exceeds the limit of 1048576") != std::string::npos);
+  }
+  CHECK(p.b.incoming_buffered() == 0);
+  CHECK(p.b.is_closed());
 }

@@ -1,0 +1,63 @@
+#include "actors/udx/send_queue.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+namespace ht::udx_detail {
+
+namespace {
+constexpr unsigned batch_size = 64; // datagrams per sendmmsg
+}
+
+bool send_queue::send(const sockaddr_storage& to, socklen_t len,
+                      std::vector<bytes>&& datagrams, const send_fn& fn) {
+  for (auto& d : datagrams) {
+    if (bytes_ + d.size() > cap_) {
+      ++dropped;
+      continue;
+    }
+    bytes_ += d.size();
+    queue_.push_back(item{to, len, std::move(d)});
+  }
+  return flush(fn);
+}
+
+bool send_queue::flush(const send_fn& fn, unsigned max_calls) {
+  mmsghdr msgs[batch_size];
+  iovec iovs[batch_size];
+  for (unsigned calls = 0; !queue_.empty() && calls < max_calls; ++calls) {
+    unsigned n = 0;
+    for (; n < batch_size && n < queue_.size(); ++n) {
+      auto& it = queue_[n];
+      iovs[n] = {it.data.data(), it.data.size()};
+      std::memset(&msgs[n], 0, sizeof msgs[n]);
+      msgs[n].msg_hdr.msg_iov = &iovs[n];
+      msgs[n].msg_hdr.msg_iovlen = 1;
+      msgs[n].msg_hdr.msg_name = &it.to;
+      msgs[n].msg_hdr.msg_namelen = it.len;
+    }
+    int sent = fn(msgs, n);
+    if (sent < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        ++would_block;
+        return true; // the kernel buffer is full: wait for POLLOUT
+      }
+      // Unreachable destination, message too long, ...: UDP semantics, this
+      // datagram is lost and the protocols above recover.
+      sent = 1;
+      ++errors;
+    } else if (sent == 0) {
+      ++would_block; // not what sendmmsg does, but never spin on it
+      return true;
+    }
+    for (int i = 0; i < sent; ++i) {
+      bytes_ -= queue_.front().data.size();
+      queue_.pop_front();
+    }
+  }
+  return !queue_.empty();
+}
+
+} // namespace ht::udx_detail
