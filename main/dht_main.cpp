@@ -1,6 +1,9 @@
-// hypertrace-logger-dht: a persistent dht-rpc node on --host:--port (the
-// role of hyperdht's DHT.bootstrapper(port, host)), so a private network
-// needs no JS. Runs until SIGINT/SIGTERM and exits 0.
+// hypertrace-logger-dht: a persistent HyperDHT node on --host:--port (the
+// role of hyperdht's DHT.bootstrapper(port, host)): a dht-rpc node with the
+// hyperdht node on top, so it stores announcements and mutable/immutable
+// records and relays handshakes and holepunches, and a private network needs
+// no JS DHT node. SIGUSR1 prints one status line to stdout. Runs until
+// SIGINT/SIGTERM and exits 0.
 #include <csignal>
 #include <iostream>
 
@@ -8,10 +11,24 @@
 
 #include "actors/dht/host_port.hpp"
 #include "actors/dht/node_actor.hpp"
+#include "actors/hyperdht/hyperdht_node.hpp"
 #include "actors/udx/socket_actor.hpp"
 #include "main/dht_config.hpp"
 
 namespace {
+
+/// One line of counters (SIGUSR1): what this node stores and relays.
+void print_status(const ht::hd_status& s) {
+  std::cout << "status persistent=" << (s.serving_storage ? 1 : 0)
+            << " table=" << s.dht.stats.table_size << " requests=" << s.requests
+            << " forwards=" << s.forwards << " records=" << s.records
+            << " mutables=" << s.mutables << " immutables=" << s.immutables
+            << " announces=" << s.store.announces << " unannounces=" << s.store.unannounces
+            << " mutable_puts=" << s.store.mutable_puts
+            << " immutable_puts=" << s.store.immutable_puts
+            << " dropped=" << s.store.dropped + s.router.dropped << " relayed=" << s.router.relayed
+            << std::endl;
+}
 
 int run(ht::dht_app_config& cfg, const sigset_t& signals) {
   if (cfg.host.empty()) {
@@ -60,6 +77,7 @@ int run(ht::dht_app_config& cfg, const sigset_t& signals) {
   opts.config.seed = cfg.seed;
   opts.sockets.push_back(*sock);
   auto node = ht::spawn_dht_node(sys, std::move(opts));
+  auto hyperdht = ht::spawn_hyperdht_node(sys, node);
   ht::dht_status st;
   self->request(node, caf::infinite, ht::status_atom::value)
     .receive([&](const ht::dht_status& s) { st = s; }, [](caf::error&) {});
@@ -67,8 +85,17 @@ int run(ht::dht_app_config& cfg, const sigset_t& signals) {
             << ht::to_hex(st.id.data(), st.id.size()) << std::endl;
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1)
+      break;
+    self->request(hyperdht, std::chrono::seconds(5), ht::status_atom::value)
+      .receive([](const ht::hd_status& s) { print_status(s); },
+               [](caf::error& e) { std::cout << "status unavailable: " << caf::to_string(e) << std::endl; });
+  }
   std::cerr << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n";
+  self->send_exit(hyperdht, caf::exit_reason::user_shutdown);
+  self->wait_for(hyperdht);
   self->send(node, ht::close_atom::value);
   self->wait_for(node);
   self->send_exit(*sock, caf::exit_reason::user_shutdown);
@@ -85,6 +112,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   ht::dht_app_config cfg;
