@@ -9,6 +9,7 @@
 // takes the handler alone and counts nothing. Both compile: the one that
 // udx_socket_actor declares is used. Delete the fallback once merged.
 #include <caf/detail/type_list.hpp>
+#include <caf/send.hpp>
 
 #include "messages/udx.hpp"
 
@@ -28,6 +29,16 @@ void set_datagram_handler(Self* self, const udx_socket_actor& sock,
     self->send(sock, udx_handler_atom::value, handler, backlog);
   else
     self->send(sock, udx_handler_atom::value, handler); // main before udx-hard
+}
+
+/// The same from outside an actor (tests, tools).
+template <class Socket>
+void anon_set_datagram_handler(const Socket& sock, const udx_datagram_handler_actor& handler,
+                               const udx_backlog_ptr& backlog) {
+  if constexpr (socket_counts_backlog)
+    caf::anon_send(sock, udx_handler_atom::value, handler, backlog);
+  else
+    caf::anon_send(sock, udx_handler_atom::value, handler);
 }
 
 inline void datagram_processed(udx_backlog& backlog, size_t size) {

@@ -3,6 +3,7 @@
 // answered while the flood runs.
 #include <catch2/catch.hpp>
 
+#include "actors/dht/socket_handler.hpp"
 #include "dht_fixture.hpp"
 
 using namespace ht;
@@ -42,8 +43,8 @@ TEST_CASE_METHOD(sim_network, "dht node: a flood from one source is answered or 
   auto flood_ep = udx_endpoint::parse("10.66.0.1", 6666);
   auto flooder = spawn_virtual_udx_socket(sys, net, flood_ep);
   auto replies = std::make_shared<counter>();
-  caf::anon_send(flooder, udx_handler_atom::value,
-                 udx_datagram_handler_actor{sys.spawn(counting_handler, replies)});
+  dht_detail::anon_set_datagram_handler(
+    flooder, udx_datagram_handler_actor{sys.spawn(counting_handler, replies)}, nullptr);
   run();
 
   // 10 rounds of 1000 PINGs, 300 FIND_NODEs, 300 long DELAYED_PINGs, 200
