@@ -8,8 +8,8 @@
 //   node hd-server-peer.js client <bootstrap> <server hex> <seed hex> <count> <session> [batch every_ms]
 //       a hypertrace-logger Client whose sockets are hyperdht connections
 //       from the key pair of <seed>; its trace session id is fixed to
-//       <session> so that two runs write the same traces. Traces <count>
-//       traces (all at once, or <batch> every <every_ms> ms); prints one
+//       <session> so that two runs write the same traces. Once connected,
+//       traces <count> traces (all at once, or <batch> every <every_ms> ms); prints one
 //       {"event":...} line per client event and {"traced":n} at the end.
 //   node hd-server-peer.js jsserver <bootstrap> <folder> <seed hex>
 //       the hypertrace-logger Server writing to <folder>, its DHT pointed at
@@ -82,6 +82,11 @@ async function client (bootstrap, serverHex, seedHex, count, session, batch, eve
     createSocket: () => dht.connect(serverKey, { keyPair }),
     getInitialProps: async () => ({ username: 'interop' })
   })
+  // The Client keeps at most ~2048 traces while it has no connection
+  // (client.js: `_buffer.splice(0, 1024)` above 2048), by design: trace
+  // only once the server's handshake arrived, so that every trace counts.
+  while (!c._tracingStream) await new Promise((resolve) => setTimeout(resolve, 10))
+  say({ event: 'ready' })
   const room = new Room(createTracer, 'lobby')
   let i = 0
   if (!batch) {
