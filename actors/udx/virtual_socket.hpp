@@ -57,7 +57,9 @@ private:
 };
 
 /// The caps the real socket applies to its receivers' backlogs
-/// (udx_socket_options), applied the same way.
+/// (udx_socket_options), applied the same way; drops show in udx_stats
+/// (udx_socket_info). A virtual socket has no kernel send buffer: its send
+/// counters stay 0.
 struct virtual_socket_limits {
   int64_t stream_backlog_cap = 8 << 20;
   int64_t handler_backlog_cap = 1 << 20;
