@@ -4,8 +4,10 @@
 // checked through the compact-encoding reader, non-minimal varints and
 // trailing bytes are errors, nothing is allocated beyond the datagram's
 // own size. JS decodes more leniently and drops what it cannot read; we
-// drop the same datagrams and a few more (non-minimal, trailing bytes),
-// which no JS encoder produces.
+// drop the same datagrams and a few more (non-minimal varints, trailing
+// bytes, unknown flag bits, a closer-nodes flag with no nodes, an error
+// flag with code 0), which no JS encoder produces: every datagram we accept
+// re-encodes to exactly its own bytes (docs/dht.md "Wire format").
 #include <array>
 #include <cstdint>
 #include <optional>

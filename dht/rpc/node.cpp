@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -140,7 +141,9 @@ struct node::impl {
     refresh_left = refresh_ticks - rng() % (refresh_ticks / 2);
     next_tick = now + cfg.tick_interval;
     next_drain = now + drain_interval;
-    if (cfg.mode == node_mode::persistent && cfg.public_address) {
+    if (cfg.mode == node_mode::persistent && !cfg.public_address)
+      throw std::invalid_argument("dht-rpc node: persistent mode needs a public address");
+    if (cfg.mode == node_mode::persistent) {
       // DHT.bootstrapper (index.js:104-120): our address is given, so is our id.
       id = node_id(*cfg.public_address);
       nat.add(*cfg.public_address);
@@ -302,8 +305,7 @@ struct node::impl {
 
   void swap_in(const key32& old, table_node candidate, time_point now) {
     remove_node(old);
-    candidate.to.reset();  // its sample was not taken when it was refused
-    add_node(candidate, now);
+    add_node(candidate, now);  // its `to` is sampled now (index.js:531-534)
   }
 
   // index.js:737-762: ping a node; drop it unless it answers with its id.

@@ -5,8 +5,9 @@
 // send a DOWN_HINT, commit to a closest node).
 //
 // Rules kept from query.js:
-// - seeds: the given nodes (first one visited first), else the table's k
-//   closest topped up with the bootstrap nodes (query.js:111-131);
+// - seeds: the given nodes (first one visited first); fewer than k of them
+//   are topped up with the table's closest, then the bootstrap nodes, which
+//   the LIFO visits first (query.js:50-62, 111-131);
 // - pending nodes are popped LIFO and only visited while closer than the
 //   k-th best reply (query.js:176-185); at most `concurrency` visits in
 //   flight, plus one per visit that is being resent ("slow", query.js:312);

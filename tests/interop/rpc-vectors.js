@@ -98,6 +98,8 @@ function requests () {
   add('user command with token', { tid: 11, internal: false, command: 4, target: fill(0x22), token: fill(0x33), value: b4a.from('ff', 'hex') })
   add('everything', { tid: 12, internal: false, command: 9, target: fill(0x44), token: fill(0x55), id: true, value: b4a.alloc(300, 0x66) })
   add('empty value', { tid: 13, internal: false, command: 2, value: b4a.alloc(0) })
+  add('value of 252 bytes (1-byte length)', { tid: 21, internal: false, command: 3, value: b4a.alloc(252, 1) })
+  add('value of 253 bytes (3-byte length)', { tid: 22, internal: false, command: 3, value: b4a.alloc(253, 2) })
   add('command 0xfc', { tid: 14, internal: false, command: 0xfc })
   add('command 0xfd', { tid: 15, internal: true, command: 0xfd })
   add('command 2^32', { tid: 16, internal: false, command: 2 ** 32 })

@@ -2,7 +2,8 @@
 #   unit:    dht-rpc's own bytes (tests/rpc/vectors.json) both ways, bad
 #            input, 200,000 seeded mutations of the vectors; tokens and
 #            nat-sampler against the JS code's outputs
-#   interop: regenerates vectors.json with the pinned npm packages and compares
+#   interop: regenerates vectors.json with the pinned npm packages and compares;
+#            random datagrams we encode, decoded by dht-rpc itself
 ht_test(rpc_codec LABELS unit interop
   SOURCES codec_vectors.cpp test_codec_message.cpp test_codec_token.cpp test_codec_nat.cpp
           test_codec_fuzz.cpp test_codec_interop.cpp

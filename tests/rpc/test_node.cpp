@@ -108,6 +108,12 @@ TEST_CASE("node: PING gets an empty reply; a persistent node sends its id", "[un
   CHECK(tx[0].data == encode(want_e));
 }
 
+TEST_CASE("node: persistent mode needs a public address", "[unit][rpc][node]") {
+  node_config c = persistent_cfg();
+  c.public_address.reset();
+  CHECK_THROWS_AS(node(c, t0), std::invalid_argument);
+}
+
 TEST_CASE("node: PING_NAT replies to the port in the value on the requester's host",
           "[unit][rpc][node]") {
   node n(persistent_cfg(), t0);

@@ -97,6 +97,25 @@ TEST_CASE("query: given seeds are visited first-to-last and k of them skip the t
   CHECK(of_kind(q.take_actions(), action::visit).empty());
 }
 
+TEST_CASE("query: fewer than k given seeds are topped up from the table, visited first",
+          "[unit][rpc][query]") {
+  std::vector<size_t> asked;
+  auto table = [&](size_t n) {
+    asked.push_back(n);
+    return std::vector<ipv4_address>{addr(50)};
+  };
+  query_machine q(params(), table, {addr(100)});
+  q.seed({addr(1), addr(2)});
+  q.start();
+  REQUIRE(asked == std::vector<size_t>{18});
+  auto visits = of_kind(q.take_actions(), action::visit);
+  REQUIRE(visits.size() == 4);
+  CHECK(visits[0].to == addr(100));
+  CHECK(visits[1].to == addr(50));
+  CHECK(visits[2].to == addr(1));
+  CHECK(visits[3].to == addr(2));
+}
+
 TEST_CASE("query: walks toward the target and returns the k closest repliers, XOR-sorted",
           "[unit][rpc][query]") {
   const key32 t = target_key();
