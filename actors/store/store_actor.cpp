@@ -149,10 +149,12 @@ private:
       e.in_pending = true;
       pending_.push_back(&e);
     }
-    if (e.backoff.count() == 0 && e.log.buffered() >= cfg_.flush_bytes)
+    if (e.backoff.count() == 0 && e.log.buffered() >= cfg_.flush_bytes) {
       write_pass();
-    else
-      arm_write_timer();
+    } else {
+      auto now = clock().now(); // only this file's due time can be new
+      arm_write_timer_at(write_due(e, now), now);
+    }
     return rp;
   }
 
@@ -401,12 +403,22 @@ private:
   // (a failing fsync alone, retried on the sync timer, does not slow down
   // writing). One tick per distinct earlier due time: a tick already due
   // sooner covers a later one.
+  caf::actor_clock::time_point write_due(const client_entry& e,
+                                        caf::actor_clock::time_point now) const {
+    return e.backoff.count() > 0 ? std::max(e.retry_at, now) : now + cfg_.flush_interval;
+  }
+
+  // After a write pass: the earliest due time of every file left to write.
   void arm_write_timer() {
     auto now = clock().now();
     auto due = caf::actor_clock::time_point::max();
     for (auto* e : pending_)
-      due = std::min(due, e->backoff.count() > 0 ? std::max(e->retry_at, now)
-                                                 : now + cfg_.flush_interval);
+      due = std::min(due, write_due(*e, now));
+    arm_write_timer_at(due, now);
+  }
+
+  void arm_write_timer_at(caf::actor_clock::time_point due,
+                          caf::actor_clock::time_point now) {
     if (due == caf::actor_clock::time_point::max())
       return;
     if (!write_ticks_.empty() && *write_ticks_.begin() <= due)
