@@ -1,0 +1,387 @@
+#include "actors/dht/node_actor.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "actors/dht/address.hpp"
+#include "actors/dht/socket_handler.hpp"
+
+namespace ht {
+
+namespace {
+
+using namespace std::chrono;
+
+struct query_owner {
+  dht_query_sink_actor sink;  // streamed form
+  std::optional<caf::typed_response_promise<rpc::query_done_event>> rp;  // one-shot form
+};
+
+struct node_state {
+  std::unique_ptr<rpc::node> node;
+  std::vector<udx_socket_actor> sockets;
+  std::vector<udx_endpoint> bound;        // per socket, once it answered
+  std::vector<udx_backlog_ptr> backlogs;  // per socket
+  std::unordered_map<uint64_t, dht_command_handler_actor> handlers;
+  std::unordered_map<uint64_t, caf::typed_response_promise<rpc::reply>> requests;
+  std::unordered_map<uint64_t, query_owner> queries;
+  std::vector<dht_event_sink_actor> subscribers;
+  // What subscribers that come later are told first.
+  bool bootstrapped = false;
+  bool persistent = false;
+  std::optional<dht_event> nat;
+  // The one armed wake-up: a tick carries the generation it was armed
+  // with; an earlier deadline arms a new generation and older ticks are
+  // ignored when they arrive.
+  std::optional<rpc::time_point> armed;
+  uint64_t generation = 0;
+  uint64_t unknown_commands = 0;
+  uint64_t not_ipv4 = 0;
+  bool closing = false;
+  std::vector<rpc::transmit> outbox;  // sent on the next flush
+  bool flush_scheduled = false;
+  static inline const char* name = "dht_node";
+};
+
+using node_ptr = dht_node_actor::stateful_pointer<node_state>;
+
+rpc::time_point now_of(node_ptr self) {
+  return self->clock().now();
+}
+
+dht_error to_dht_error(rpc::request_error e) {
+  switch (e) {
+    case rpc::request_error::timeout: return dht_error::timeout;
+    case rpc::request_error::closing: return dht_error::closing;
+    case rpc::request_error::too_many: return dht_error::too_many;
+    case rpc::request_error::cancelled: return dht_error::cancelled;
+  }
+  return dht_error::closing;
+}
+
+void publish(node_ptr self, const dht_event& ev) {
+  for (auto& s : self->state.subscribers)
+    self->send(s, dht_event_atom::value, ev);
+}
+
+/// dht-rpc answers a request nobody handles with UNKNOWN_COMMAND, no token,
+/// closer nodes when it had a target (index.js _onrequest).
+void answer_unknown(node_ptr self, const rpc::incoming_request& req) {
+  ++self->state.unknown_commands;
+  rpc::reply_options o;
+  o.token = false;
+  self->state.node->error(req, rpc::error_code::unknown_command, o);
+}
+
+void dispatch(node_ptr self, rpc::event& ev) {
+  auto& st = self->state;
+  if (auto* r = std::get_if<rpc::request_event>(&ev)) {
+    auto it = r->req.internal ? st.handlers.end() : st.handlers.find(r->req.command);
+    if (it == st.handlers.end())
+      answer_unknown(self, r->req);
+    else
+      self->send(it->second, dht_incoming_atom::value, std::move(r->req));
+  } else if (auto* r = std::get_if<rpc::response_event>(&ev)) {
+    auto it = st.requests.find(r->handle);
+    if (it == st.requests.end())
+      return;
+    if (r->res)
+      it->second.deliver(std::move(*r->res));
+    else
+      it->second.deliver(make_error(to_dht_error(r->error.value_or(rpc::request_error::closing))));
+    st.requests.erase(it);
+  } else if (auto* r = std::get_if<rpc::query_reply_event>(&ev)) {
+    auto it = st.queries.find(r->handle);
+    if (it != st.queries.end() && it->second.sink)
+      self->send(it->second.sink, dht_qreply_atom::value, r->handle, std::move(r->res));
+  } else if (auto* r = std::get_if<rpc::query_done_event>(&ev)) {
+    auto it = st.queries.find(r->handle);
+    if (it == st.queries.end())
+      return;
+    if (it->second.sink)
+      self->send(it->second.sink, dht_qdone_atom::value, std::move(*r));
+    else if (it->second.rp)
+      it->second.rp->deliver(std::move(*r));
+    st.queries.erase(it);
+  } else if (std::holds_alternative<rpc::bootstrapped_event>(ev)) {
+    st.bootstrapped = true;
+    publish(self, dht_event{dht_event::kind::bootstrapped, {}, {}});
+  } else if (std::holds_alternative<rpc::persistent_event>(ev)) {
+    st.persistent = true;
+    publish(self, dht_event{dht_event::kind::persistent, {}, {}});
+  } else if (auto* r = std::get_if<rpc::nat_event>(&ev)) {
+    st.nat = dht_event{dht_event::kind::nat, r->address, r->firewall};
+    publish(self, *st.nat);
+  }
+}
+
+/// Hands everything the core queued to the socket(s): one udx_send per
+/// destination, in the order the core queued them.
+void flush_outbox(node_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.outbox.empty())
+    return;
+  struct group {
+    uint8_t socket;
+    rpc::ipv4_address to;
+    std::vector<bytes> datagrams;
+  };
+  std::vector<group> groups;
+  for (auto& t : st.outbox) {
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) {
+      return x.socket == t.socket && x.to == t.to;
+    });
+    if (g == groups.end()) {
+      groups.push_back(group{t.socket, t.to, {}});
+      g = groups.end() - 1;
+    }
+    g->datagrams.push_back(std::move(t.data));
+  }
+  st.outbox.clear();
+  for (auto& g : groups) {
+    uint8_t family = g.socket < st.bound.size() ? st.bound[g.socket].family : 4;
+    self->send(st.sockets[g.socket], udx_send_atom::value, dht::to_endpoint(g.to, family),
+               std::move(g.datagrams));
+  }
+}
+
+/// Collects what the core wants sent, hands its events out and re-arms the
+/// timer. Runs after every input. Datagrams are not sent at once: a flush
+/// message to ourselves goes behind what is already in the mailbox, so a
+/// burst of requests is answered with one socket message (one sendmmsg)
+/// per destination instead of one per reply.
+void pump(node_ptr self) {
+  auto& st = self->state;
+  auto& node = *st.node;
+  while (auto t = node.poll_transmit()) {
+    if (t->socket >= st.sockets.size())
+      continue; // the core never picks a socket we did not give it
+    st.outbox.push_back(std::move(*t));
+  }
+  if (!st.outbox.empty() && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom::value);
+  }
+  while (auto ev = node.poll_event())
+    dispatch(self, *ev);
+  if (st.closing)
+    return;
+  if (auto due = node.poll_timeout()) {
+    if (!st.armed || *due < *st.armed) {
+      st.armed = *due;
+      auto delay = std::max(rpc::duration::zero(), *due - now_of(self));
+      self->delayed_send(self, delay, tick_atom::value, ++st.generation);
+    }
+  }
+}
+
+void on_datagram(node_ptr self, uint8_t socket, const udx_endpoint& from,
+                 const bytes& data) {
+  auto& st = self->state;
+  if (auto addr = dht::to_ipv4(from))
+    st.node->receive(socket, *addr, data.data(), data.size(), now_of(self));
+  else
+    ++st.not_ipv4;
+  // The socket counted this datagram into our backlog when it handed it
+  // over; it is processed now.
+  if (socket < st.backlogs.size())
+    dht_detail::datagram_processed(*st.backlogs[socket], data.size());
+}
+
+/// Forwards socket n's datagrams to the node with the index added: the
+/// datagram handler API carries no socket identity.
+udx_datagram_handler_actor::behavior_type
+socket_tagger(udx_datagram_handler_actor::pointer, dht_node_actor node, uint8_t index) {
+  return {
+    [=](udx_recv_atom, udx_endpoint& from, bytes& data) {
+      caf::anon_send(node, udx_recv_atom::value, index, std::move(from), std::move(data));
+    },
+  };
+}
+
+dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
+  auto& st = self->state;
+  st.sockets = opts.sockets;
+  st.bound.resize(st.sockets.size());
+  st.node = std::make_unique<rpc::node>(opts.config, now_of(self));
+  for (size_t i = 0; i < st.sockets.size(); ++i) {
+    auto& sock = st.sockets[i];
+    st.backlogs.push_back(std::make_shared<udx_backlog>());
+    udx_datagram_handler_actor handler;
+    if (i == 0)
+      handler = caf::actor_cast<udx_datagram_handler_actor>(self);
+    else
+      handler = self->spawn<caf::linked>(
+        socket_tagger, caf::actor_cast<dht_node_actor>(self), static_cast<uint8_t>(i));
+    dht_detail::set_datagram_handler(self, sock, handler, st.backlogs.back());
+    self->request(sock, caf::infinite, udx_address_atom::value)
+      .then([self, i](const udx_endpoint& e) { self->state.bound[i] = e; });
+    // A socket that goes away takes the node with it (a link would too,
+    // but the socket is not ours to kill when the node exits).
+    self->monitor(sock);
+  }
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& s : st.sockets)
+      if (s.address() == dm.source) {
+        self->quit(dm.reason ? dm.reason : caf::exit_reason::normal);
+        return;
+      }
+    for (auto it = st.handlers.begin(); it != st.handlers.end();)
+      it = it->second.address() == dm.source ? st.handlers.erase(it) : std::next(it);
+    st.subscribers.erase(std::remove_if(st.subscribers.begin(), st.subscribers.end(),
+                                        [&](auto& s) { return s.address() == dm.source; }),
+                         st.subscribers.end());
+    std::vector<uint64_t> orphaned;
+    for (auto& [handle, q] : st.queries)
+      if (q.sink && q.sink.address() == dm.source)
+        orphaned.push_back(handle);
+    for (auto h : orphaned) {
+      st.queries.erase(h);
+      st.node->cancel(h);
+    }
+    pump(self);
+  });
+  if (opts.bootstrap)
+    st.node->bootstrap(now_of(self));
+  pump(self);
+
+  return {
+    [=](dht_request_atom, const rpc::request_options& o) -> caf::result<rpc::reply> {
+      auto& st = self->state;
+      if (st.closing)
+        return make_error(dht_error::closing);
+      if (o.socket >= st.sockets.size())
+        return make_error(dht_error::bad_socket);
+      auto rp = self->make_response_promise<rpc::reply>();
+      st.requests.emplace(st.node->request(o, now_of(self)), rp);
+      pump(self);
+      return rp;
+    },
+    [=](dht_query_atom, const rpc::query_options& o,
+        dht_query_sink_actor sink) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.closing)
+        return make_error(dht_error::closing);
+      self->monitor(sink);
+      auto handle = st.node->query(o, now_of(self));
+      st.queries.emplace(handle, query_owner{std::move(sink), std::nullopt});
+      pump(self);
+      return handle;
+    },
+    [=](dht_query_atom, const rpc::query_options& o) -> caf::result<rpc::query_done_event> {
+      auto& st = self->state;
+      if (st.closing)
+        return make_error(dht_error::closing);
+      auto rp = self->make_response_promise<rpc::query_done_event>();
+      auto handle = st.node->query(o, now_of(self));
+      st.queries.emplace(handle, query_owner{{}, rp});
+      pump(self);
+      return rp;
+    },
+    [=](dht_cancel_atom, uint64_t handle) {
+      self->state.node->cancel(handle);
+      pump(self);
+    },
+    [=](dht_register_atom, uint64_t command, dht_command_handler_actor h) {
+      self->monitor(h);
+      self->state.handlers[command] = std::move(h);
+    },
+    [=](dht_unregister_atom, uint64_t command) { self->state.handlers.erase(command); },
+    [=](dht_reply_atom, const rpc::incoming_request& req, const rpc::reply_options& o) {
+      self->state.node->reply(req, o);
+      pump(self);
+    },
+    [=](dht_error_atom, const rpc::incoming_request& req, uint64_t code,
+        const rpc::reply_options& o) {
+      self->state.node->error(req, code, o);
+      pump(self);
+    },
+    [=](dht_relay_atom, const rpc::incoming_request& req, const dht_relay_options& o) {
+      if (o.socket && *o.socket >= self->state.sockets.size())
+        return;
+      self->state.node->relay(req, o.value, o.to, o.socket);
+      pump(self);
+    },
+    [=](status_atom) {
+      auto& st = self->state;
+      auto& node = *st.node;
+      dht_status s;
+      s.id = node.id();
+      s.ephemeral = node.ephemeral();
+      s.bootstrapped = node.bootstrapped();
+      s.public_address = node.public_address();
+      s.firewall = node.firewall();
+      s.stats = node.stats();
+      s.bound = st.bound;
+      for (auto& b : st.backlogs)
+        s.backlog_bytes += b->bytes.load(std::memory_order_relaxed);
+      s.unknown_commands = st.unknown_commands;
+      s.not_ipv4 = st.not_ipv4;
+      return s;
+    },
+    [=](dht_closest_atom, const rpc::key32& target, uint64_t n) {
+      return self->state.node->closest(target, static_cast<size_t>(n));
+    },
+    [=](dht_token_atom, const rpc::ipv4_address& a) {
+      return self->state.node->token_for(a);
+    },
+    [=](dht_subscribe_atom, dht_event_sink_actor sink) {
+      auto& st = self->state;
+      self->monitor(sink);
+      if (st.bootstrapped)
+        self->send(sink, dht_event_atom::value, dht_event{dht_event::kind::bootstrapped, {}, {}});
+      if (st.persistent)
+        self->send(sink, dht_event_atom::value, dht_event{dht_event::kind::persistent, {}, {}});
+      if (st.nat)
+        self->send(sink, dht_event_atom::value, *st.nat);
+      st.subscribers.push_back(std::move(sink));
+    },
+    [=](close_atom) {
+      auto& st = self->state;
+      st.node->close();
+      pump(self); // delivers every pending request and query as closing
+      flush_outbox(self);
+      st.closing = true;
+      for (auto& [h, rp] : st.requests)
+        rp.deliver(make_error(dht_error::closing));
+      st.requests.clear();
+      self->quit();
+    },
+    [=](udx_recv_atom, const udx_endpoint& from, const bytes& data) {
+      on_datagram(self, 0, from, data);
+      pump(self);
+    },
+    [=](udx_recv_atom, uint8_t socket, const udx_endpoint& from, const bytes& data) {
+      on_datagram(self, socket, from, data);
+      pump(self);
+    },
+    [=](flush_atom) { flush_outbox(self); },
+    [=](tick_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (generation != st.generation || st.closing)
+        return; // superseded by an earlier wake-up
+      st.armed.reset();
+      auto now = now_of(self);
+      if (auto due = st.node->poll_timeout(); due && *due <= now)
+        st.node->handle_timeout(now);
+      pump(self);
+    },
+  };
+}
+
+} // namespace
+
+dht_node_actor spawn_dht_node(caf::actor_system& sys, dht_node_options opts) {
+  if (opts.sockets.empty())
+    throw std::invalid_argument("dht node: no socket");
+  if (opts.sockets.size() > 255)
+    throw std::invalid_argument("dht node: too many sockets");
+  return sys.spawn(node_actor, std::move(opts));
+}
+
+} // namespace ht

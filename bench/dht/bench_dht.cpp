@@ -1,0 +1,325 @@
+// dht-rpc node benchmark, C++ vs JS in one run:
+//  1. requests answered per second and CPU µs per request: the same load
+//     generator (bench/dht/load.js: PING and FIND_NODE over plain UDP, a
+//     window in flight, no retries) against the JS dht-rpc node
+//     (bench/dht/js-node.js, a DHT.bootstrapper) and against our
+//     hypertrace-logger-dht, each in its own process, CPU read from
+//     /proc/<pid>/stat around the load. Both tables hold the same 30 real
+//     nodes first (sockets that PING with their ids), so FIND_NODE replies
+//     carry 20 closer nodes on both sides.
+//  2. FIND_NODE query latency in a 20-node local network: 20 JS nodes in
+//     one node process vs 20 C++ node actors in one process.
+//
+//   bench_dht [requests=100000] [window=64] [lookups=100]
+//
+// Not a test: it prints figures and ratios, nothing passes or fails.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/dht/node_actor.hpp"
+#include "actors/udx/socket_actor.hpp"
+#include "support/node_process.hpp"
+
+extern char** environ;
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// CPU time (user + system) of a process so far, in microseconds.
+double cpu_us(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto p = s.rfind(')');
+  if (p == std::string::npos)
+    return 0;
+  std::istringstream in(s.substr(p + 2));
+  std::string field;
+  unsigned long utime = 0, stime = 0;
+  // after ")": state(3) ... utime is field 14, stime 15
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14)
+      utime = std::stoul(field);
+    if (i == 15)
+      stime = std::stoul(field);
+  }
+  return double(utime + stime) * 1e6 / double(sysconf(_SC_CLK_TCK));
+}
+
+/// A free UDP port on 127.0.0.1 clear of 49737-49741 (and of the range
+/// [p, p+5) a JS node tries).
+uint16_t free_port() {
+  for (;;) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    uint16_t p = ntohs(a.sin_port);
+    if (p + 5 < 49737 || p > 49741)
+      return p;
+  }
+}
+
+/// hypertrace-logger-dht as a child process.
+struct dht_child {
+  pid_t pid = -1;
+  int out = -1;
+  std::string buf;
+  explicit dht_child(uint16_t port) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    std::vector<std::string> args{HT_DHT_BINARY, "--host=127.0.0.1",
+                                  "--port=" + std::to_string(port)};
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawn(&pid, HT_DHT_BINARY, &fa, nullptr, argv.data(), environ) != 0)
+      throw std::runtime_error("spawn " HT_DHT_BINARY);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(p[1]);
+    out = p[0];
+  }
+  std::string read_line() {
+    for (;;) {
+      auto nl = buf.find('\n');
+      if (nl != std::string::npos) {
+        auto line = buf.substr(0, nl);
+        buf.erase(0, nl + 1);
+        return line;
+      }
+      pollfd pfd{out, POLLIN, 0};
+      if (::poll(&pfd, 1, 20000) <= 0)
+        throw std::runtime_error("hypertrace-logger-dht said nothing");
+      char b[512];
+      auto n = ::read(out, b, sizeof b);
+      if (n <= 0)
+        throw std::runtime_error("hypertrace-logger-dht exited");
+      buf.append(b, size_t(n));
+    }
+  }
+  ~dht_child() {
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+    ::close(out);
+  }
+};
+
+/// 30 real "nodes": sockets that PING the node once with their own id, so
+/// the node puts them in its table (dht-rpc adds requesters with a valid id).
+void fill_table(uint16_t port, int count) {
+  std::vector<int> fds;
+  for (int i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ht::rpc::request r;
+    r.tid = static_cast<uint16_t>(i);
+    r.to = ht::rpc::ipv4_address::parse("127.0.0.1", port);
+    r.id = ht::rpc::node_id(ht::rpc::ipv4_address::parse("127.0.0.1", ntohs(a.sin_port)));
+    r.internal = true;
+    r.command = static_cast<uint64_t>(ht::rpc::internal_command::ping);
+    auto data = ht::rpc::encode(r);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    fds.push_back(fd);
+  }
+  for (int fd : fds) {
+    pollfd pfd{fd, POLLIN, 0};
+    ::poll(&pfd, 1, 2000);
+    ::close(fd);
+  }
+}
+
+struct load_result {
+  json load;
+  double cpu_us = 0;
+};
+
+load_result run_load(int node_pid, uint16_t port, int requests, int window) {
+  fill_table(port, 30);
+  std::this_thread::sleep_for(200ms);
+  double before = cpu_us(node_pid);
+  ht::test::node_process load("../../bench/dht/load.js",
+                              {"--port", std::to_string(port), "--count",
+                               std::to_string(requests), "--window", std::to_string(window)});
+  load_result r;
+  r.load = json::parse(load.read_line(600000));
+  r.cpu_us = cpu_us(node_pid) - before;
+  load.wait();
+  return r;
+}
+
+struct latency {
+  double p50 = 0, p90 = 0, mean = 0;
+};
+
+latency summarize(std::vector<double> ms) {
+  latency l;
+  if (ms.empty())
+    return l;
+  std::sort(ms.begin(), ms.end());
+  l.p50 = ms[ms.size() / 2];
+  l.p90 = ms[ms.size() * 9 / 10];
+  for (double m : ms)
+    l.mean += m;
+  l.mean /= double(ms.size());
+  return l;
+}
+
+latency js_lookups(int lookups) {
+  ht::test::node_process js("dht-interop.js", {"testnet", "20"});
+  [[maybe_unused]] auto up = json::parse(js.read_line(120000)); // the network is up
+  js.write_line(json{{"op", "timed"}, {"count", lookups}}.dump());
+  auto res = json::parse(js.read_line(600000));
+  js.write_line(R"({"op":"quit"})");
+  js.wait();
+  return summarize(res["ms"].get<std::vector<double>>());
+}
+
+latency cxx_lookups(int lookups) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::vector<std::pair<ht::udx_socket_actor, ht::dht_node_actor>> nodes;
+  std::vector<ht::rpc::ipv4_address> bootstrap;
+  for (int i = 0; i < 20; ++i) {
+    ht::udx_socket_options so;
+    so.host = "127.0.0.1";
+    so.port = free_port();
+    auto sock = ht::spawn_udx_socket(sys, so);
+    if (!sock)
+      throw std::runtime_error(sys.render(sock.error()));
+    ht::dht_node_options o;
+    o.config.bootstrap = bootstrap;
+    o.config.mode = ht::rpc::node_mode::persistent;
+    o.config.public_address = ht::rpc::ipv4_address::parse("127.0.0.1", so.port);
+    o.sockets.push_back(*sock);
+    auto addr = *o.config.public_address;
+    auto node = ht::spawn_dht_node(sys, std::move(o));
+    nodes.emplace_back(*sock, node);
+    // one after the other, each bootstrapped before the next (as testnet.js)
+    for (;;) {
+      bool done = false;
+      self->request(node, caf::infinite, ht::status_atom::value)
+        .receive([&](const ht::dht_status& s) { done = s.bootstrapped; }, [](caf::error&) {});
+      if (done)
+        break;
+      std::this_thread::sleep_for(5ms);
+    }
+    if (bootstrap.empty())
+      bootstrap.push_back(addr);
+  }
+  std::mt19937_64 rng(1);
+  std::vector<double> ms;
+  for (int i = 0; i < lookups; ++i) {
+    ht::rpc::query_options q;
+    for (auto& b : q.target)
+      b = static_cast<uint8_t>(rng());
+    q.internal = true;
+    q.command = static_cast<uint64_t>(ht::rpc::internal_command::find_node);
+    auto start = std::chrono::steady_clock::now();
+    self->request(nodes[size_t(i) % nodes.size()].second, caf::infinite, ht::dht_query_atom::value, q)
+      .receive([](ht::rpc::query_done_event&) {}, [](caf::error&) {});
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  for (auto& [s, n] : nodes) {
+    self->send(n, ht::close_atom::value);
+    self->send_exit(s, caf::exit_reason::user_shutdown);
+  }
+  return summarize(ms);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int requests = argc > 1 ? std::atoi(argv[1]) : 100000;
+  int window = argc > 2 ? std::atoi(argv[2]) : 64;
+  int lookups = argc > 3 ? std::atoi(argv[3]) : 100;
+  try {
+    load_result js, cxx;
+    {
+      auto port = free_port();
+      ht::test::node_process node("../../bench/dht/js-node.js", {"--port", std::to_string(port)});
+      [[maybe_unused]] auto ready = json::parse(node.read_line(30000));
+      js = run_load(node.pid(), port, requests, window);
+      node.close_stdin();
+      auto report = json::parse(node.read_line(30000));
+      std::cout << "JS node table size " << report["table_size"] << "\n";
+      node.wait();
+    }
+    {
+      auto port = free_port();
+      dht_child node(port);
+      node.read_line(); // "dht node listening on ..."
+      cxx = run_load(node.pid, port, requests, window);
+    }
+    auto row = [](const char* name, const load_result& r) {
+      double answered = r.load["answered"].get<double>();
+      double per_req = answered > 0 ? r.cpu_us / answered : 0;
+      std::printf("%-6s %12.0f %8lld %8.2f %8.2f %10.0f %12.2f %14.0f\n", name,
+                  r.load["answered_per_s"].get<double>(), r.load["lost"].get<long long>(),
+                  r.load["latency_ms"]["p50"].get<double>(),
+                  r.load["latency_ms"]["p99"].get<double>(), r.cpu_us / 1000, per_req,
+                  per_req > 0 ? 1e6 / per_req : 0);
+      return per_req;
+    };
+    std::printf("\ndht-rpc node under load.js (%d requests, window %d, half FIND_NODE, 30 nodes in each table)\n",
+                requests, window);
+    std::printf("%-6s %12s %8s %8s %8s %10s %12s %14s\n", "node", "answered/s", "lost",
+                "p50 ms", "p99 ms", "CPU ms", "CPU us/req", "req per CPU-s");
+    double js_us = row("JS", js);
+    double cxx_us = row("C++", cxx);
+    if (js_us > 0 && cxx_us > 0)
+      std::printf("C++ answers %.1fx the requests per CPU second of the JS node\n", js_us / cxx_us);
+
+    auto jl = js_lookups(lookups);
+    auto cl = cxx_lookups(lookups);
+    std::printf("\nFIND_NODE query latency, 20-node local network (%d lookups, one at a time)\n", lookups);
+    std::printf("%-6s %8s %8s %8s\n", "nodes", "p50 ms", "p90 ms", "mean ms");
+    std::printf("%-6s %8.2f %8.2f %8.2f\n", "JS", jl.p50, jl.p90, jl.mean);
+    std::printf("%-6s %8.2f %8.2f %8.2f\n", "C++", cl.p50, cl.p90, cl.mean);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_dht: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

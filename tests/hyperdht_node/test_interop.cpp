@@ -1,0 +1,175 @@
+// Our hypertrace-logger-dht nodes as the only DHT nodes of a JS hyperdht
+// network (127.0.0.1): a JS server listens and a JS client connects to it
+// through our relay and exchanges data; JS mutable/immutable put/get go
+// through our nodes; after the server closes (and so unannounces), findPeer
+// for its key finds nothing. The JS endpoints are adaptive dht-rpc nodes
+// that stay ephemeral for their first ~20 minutes (dht-rpc STABLE_TICKS), so
+// ours are the only nodes that store or relay; the counters our nodes print
+// on SIGUSR1 confirm it.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/node_process.hpp"
+
+extern char** environ;
+
+namespace {
+
+/// One hypertrace-logger-dht process; its stdout and stderr are collected.
+struct dht_binary {
+  pid_t pid = -1;
+  int out = -1;
+  std::string output;
+  size_t consumed = 0;  // output before this was already matched
+
+  explicit dht_binary(std::vector<std::string> args) {
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+    args.insert(args.begin(), HT_DHT_BINARY);
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    REQUIRE(::posix_spawn(&pid, HT_DHT_BINARY, &fa, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(p[1]);
+    out = p[0];
+  }
+  ~dht_binary() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    ::close(out);
+  }
+
+  /// The first match of `re` after what was matched before (waits up to 20 s).
+  std::smatch await(const std::regex& re) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      std::smatch m;
+      auto from = output.cbegin() + static_cast<std::ptrdiff_t>(consumed);
+      if (std::regex_search(from, output.cend(), m, re)) {
+        consumed = static_cast<size_t>(m[0].second - output.cbegin());
+        return m;
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        FAIL("no match in the node's output:\n" << output);
+      pollfd pfd{out, POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0)
+        continue;
+      char buf[1024];
+      auto n = ::read(out, buf, sizeof(buf));
+      if (n <= 0)
+        FAIL("the node exited:\n" << output);
+      output.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  /// The node's counters (one SIGUSR1 status line).
+  std::map<std::string, uint64_t> status() {
+    ::kill(pid, SIGUSR1);
+    auto line = await(std::regex("status ([^\n]*)\n")).str(1);
+    std::map<std::string, uint64_t> out;
+    std::regex kv("(\\w+)=(\\d+)");
+    for (auto it = std::sregex_iterator(line.begin(), line.end(), kv); it != std::sregex_iterator(); ++it)
+      out[(*it)[1]] = std::stoull((*it)[2]);
+    return out;
+  }
+
+  int stop() {
+    ::kill(pid, SIGTERM);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+};
+
+nlohmann::json step(ht::test::node_process& js, const std::string& name) {
+  auto j = nlohmann::json::parse(js.read_line(60000));
+  INFO(j.dump());
+  REQUIRE(j["step"] == name);
+  return j;
+}
+
+} // namespace
+
+TEST_CASE("JS hyperdht endpoints whose only DHT nodes are ours: connect through our relay, "
+          "storage, nothing found after the server closes", "[interop]") {
+  // Three of our nodes: the first is the bootstrap of the others.
+  std::vector<std::unique_ptr<dht_binary>> nodes;
+  std::vector<std::string> addresses;
+  std::regex listening("listening on (127\\.0\\.0\\.1:\\d+)");
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::string> args{"--host=127.0.0.1", "--port=0", "--seed=" + std::to_string(100 + i)};
+    if (i > 0)
+      args.push_back("--bootstrap=" + addresses[0]);
+    nodes.push_back(std::make_unique<dht_binary>(args));
+    addresses.push_back(nodes.back()->await(listening).str(1));
+  }
+  std::string list;
+  for (auto& a : addresses)
+    list += (list.empty() ? "" : ",") + a;
+
+  ht::test::node_process js("hd-network.js", {list});
+  auto ready = step(js, "ready");
+  CHECK(ready["aPersistent"] == false);  // the JS endpoints store nothing themselves
+  CHECK(ready["bPersistent"] == false);
+  auto listen = step(js, "listening");
+  CHECK(listen["found"].get<int>() >= 1);
+
+  auto sum = [&](const char* key) {
+    uint64_t n = 0;
+    for (auto& b : nodes)
+      n += b->status()[key];
+    return n;
+  };
+  CHECK(sum("announces") >= 1);
+  CHECK(sum("forwards") >= 1);
+
+  // (d) the connection: handshake and holepunch relayed by our node
+  auto connected = step(js, "connected");
+  CHECK(connected["echo"] == "hello through our relay");
+  CHECK(sum("relayed") >= 2);  // FROM_CLIENT -> FROM_RELAY, FROM_SERVER -> REPLY at least
+
+  auto stored = step(js, "stored");
+  CHECK(stored["mutable"] == "mutable value");
+  CHECK(stored["seq"] == 0);
+  CHECK(stored["immutable"] == "immutable value");
+  CHECK(sum("mutable_puts") >= 1);
+  CHECK(sum("immutable_puts") >= 1);
+  CHECK(sum("mutables") >= 1);
+  CHECK(sum("immutables") >= 1);
+  js.write_line("go");
+
+  // (f) after the server's close (its unannounce), nothing is found
+  step(js, "closed");
+  auto found = step(js, "findpeer");
+  CHECK(found["found"] == 0);
+  CHECK(found["lookupFound"] == 0);
+  CHECK(sum("unannounces") >= 1);
+  CHECK(sum("forwards") == 0);
+  step(js, "done");
+  CHECK(js.wait() == 0);
+  for (auto& b : nodes)
+    CHECK(b->stop() == 0);
+}
