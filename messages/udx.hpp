@@ -178,6 +178,11 @@ using udx_stream_actor = caf::typed_actor<
   caf::reacts_to<pause_atom>,
   caf::reacts_to<resume_atom>,
   caf::replies_to<udx_stats_atom>::with<udx_stream_info>,
+  // Answers once the socket has answered the stream's registration: true if
+  // the socket routes the local id to this stream (false: the id is taken).
+  // A handshake layer waits for it before telling the peer the id, so that
+  // no packet for the id can reach the socket before the route exists.
+  caf::replies_to<udx_register_atom>::with<bool>,
   // From the socket.
   caf::reacts_to<udx_recv_atom, udx_datagrams>,
   // The stream's own timer.

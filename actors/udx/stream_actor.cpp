@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include "dht/udx/header.hpp"
+
 namespace ht {
 
 namespace {
@@ -23,6 +25,12 @@ struct stream_state {
   bool paused = false;
   bool finished = false;       // closed delivered to the handler
   bool registered = false;     // the socket routes our id to us
+  std::optional<bool> register_answer; // the socket's answer, once it came
+  std::vector<caf::typed_response_promise<bool>> waiting_ready;
+  // False while a passive stream waits for its first packet: the peer's
+  // address is unknown, so nothing can be sent and no timer but the
+  // passive deadline runs.
+  bool connected = true;
   uint64_t foreign = 0;        // datagrams from other addresses (dropped)
   udx_backlog_ptr backlog = std::make_shared<udx_backlog>();
   std::vector<caf::typed_response_promise<uint64_t>> waiting_writes;
@@ -33,6 +41,15 @@ struct stream_state {
 using stream_ptr = udx_stream_actor::stateful_pointer<stream_state>;
 
 constexpr int64_t linger_done = -1;
+constexpr int64_t passive_deadline = -2;
+
+// A passive stream takes the address of the first datagram that is a
+// well-formed UDX packet (the socket already checked magic, version and
+// id). A port of 0 cannot be answered; hyperdht's firewall hook refuses it
+// too.
+bool accepts_as_first(const udx_datagram& d) {
+  return d.from.port != 0 && udx::parse_header(d.data.data(), d.data.size()).has_value();
+}
 
 void schedule(stream_ptr self, udx::time_point now) {
   auto& st = self->state;
@@ -52,7 +69,7 @@ void finish(stream_ptr self) {
   for (auto& rp : st.waiting_writes)
     rp.deliver(caf::make_error(caf::sec::runtime_error, "udx: stream closed"));
   st.waiting_writes.clear();
-  if (st.core->lingering()) {
+  if (st.core->lingering() && st.connected) {
     // Keep answering the peer for a while (like TCP's TIME_WAIT): after a
     // clean close our ack of the peer's END was the last packet (see
     // dht/udx/stream_close.cpp) and, if it is lost, the peer resends its
@@ -113,6 +130,8 @@ void deliver_events(stream_ptr self) {
 // Sends everything the core wants sent now, in one batch.
 void transmit(stream_ptr self, udx::time_point now) {
   auto& st = self->state;
+  if (!st.connected)
+    return; // a passive stream has nowhere to send yet
   std::vector<bytes> out;
   bytes pkt;
   while (st.core->poll_transmit(now, pkt))
@@ -136,7 +155,7 @@ void pump(stream_ptr self) {
   }
   if (st.finished && !was_finished)
     finish(self);
-  else if (!st.core->closed())
+  else if (!st.core->closed() && st.connected)
     schedule(self, now);
 }
 
@@ -154,6 +173,20 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
   cfg.remote_id = opts.remote_id;
   cfg.ipv6 = opts.remote.family == 6;
   st.core = std::make_unique<udx::stream>(cfg, self->clock().now());
+  st.connected = !opts.passive;
+  if (opts.passive)
+    self->delayed_send(self, opts.passive_timeout, tick_atom::value, passive_deadline);
+  if (!opts.early.empty()) {
+    // Processed by the receive handler below, before anything the socket
+    // routes to us (this is queued before the registration is even sent).
+    // Their sizes were never added to the backlog: add them so that the
+    // handler's subtraction balances.
+    int64_t size = 0;
+    for (auto& d : opts.early)
+      size += static_cast<int64_t>(d.data.size());
+    st.backlog->bytes.fetch_add(size, std::memory_order_relaxed);
+    self->send(self, udx_recv_atom::value, opts.early);
+  }
   // Without its socket a stream can neither send nor hear: close with an
   // error instead of timing out later.
   self->monitor(socket);
@@ -167,6 +200,10 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
                 udx_packet_sink_actor{self}, st.backlog)
     .then([=](bool ok) {
       self->state.registered = ok;
+      self->state.register_answer = ok;
+      for (auto& rp : self->state.waiting_ready)
+        rp.deliver(ok);
+      self->state.waiting_ready.clear();
       if (!ok && !self->state.core->closed()) {
         // Another stream owns the id: fail loudly rather than steal traffic.
         self->state.core->fail("EADDRINUSE");
@@ -231,12 +268,31 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
       info.registered = self->state.registered;
       return info;
     },
+    [=](udx_register_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.register_answer)
+        return *st.register_answer;
+      auto rp = self->make_response_promise<bool>();
+      st.waiting_ready.push_back(rp);
+      return rp;
+    },
     [=](udx_recv_atom, udx_datagrams& batch) {
       auto& st = self->state;
       int64_t size = 0;
       auto now = self->clock().now();
       for (auto& d : batch) {
         size += static_cast<int64_t>(d.data.size());
+        if (!st.connected) {
+          if (st.core->closed() || !accepts_as_first(d)) {
+            ++st.foreign;
+            continue;
+          }
+          // The firewall hook: this packet fixes the peer's address, and
+          // is processed below like every later one (dropping it would
+          // cost the peer a retransmission timeout, 1 s or more).
+          st.remote = d.from;
+          st.connected = true;
+        }
         // A stream is bound to its peer's address: packets with its id from
         // anywhere else are forged or stale.
         if (d.from != st.remote) {
@@ -260,6 +316,13 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
         if (st.registered)
           self->send(st.socket, udx_unregister_atom::value, st.id);
         self->quit();
+        return;
+      }
+      if (at == passive_deadline) {
+        if (!st.connected && !st.core->closed()) {
+          st.core->fail("ETIMEDOUT"); // no packet came for our id
+          pump(self);
+        }
         return;
       }
       if (st.timer_at && st.timer_at->time_since_epoch().count() == at)

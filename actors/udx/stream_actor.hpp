@@ -2,6 +2,7 @@
 // The per-stream actor: drives one sans-IO UDX stream (dht/udx/stream.hpp)
 // with CAF timers, sends through any udx_socket_actor (real or virtual) and
 // reports events to the attached udx_stream_handler_actor.
+#include <chrono>
 #include <cstdint>
 
 #include <caf/actor_system.hpp>
@@ -14,7 +15,21 @@ namespace ht {
 struct udx_stream_options {
   uint32_t local_id = 0;
   uint32_t remote_id = 0;
+  // The peer's address. Ignored when passive, except its family, which
+  // sizes the packets (IPv4 unless told otherwise).
   udx_endpoint remote;
+  // Passive accept (the "firewall hook" of hyperdht's raw streams): the
+  // peer's address is not known yet. The first datagram for local_id with a
+  // valid UDX header, from any address with a non-zero port, connects the
+  // stream to that address and is processed like every later one. Until
+  // then nothing is sent (writes wait), and if no such datagram comes
+  // within passive_timeout the stream closes with ETIMEDOUT.
+  bool passive = false;
+  caf::timespan passive_timeout = std::chrono::seconds(10);
+  // Datagrams for local_id that reached the owner before the stream was
+  // registered (through the socket's datagram handler): processed first,
+  // as if the socket had just delivered them, so none is lost.
+  udx_datagrams early;
   udx::stream_config tuning;      // ids and ipv6 are filled in from above
   // write replies are withheld while more than this is buffered
   uint64_t high_water = 4u << 20;
