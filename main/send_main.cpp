@@ -25,7 +25,7 @@
 
 namespace {
 
-using json = nlohmann::json;
+using json = ht::json;  // ordered, as the client keeps props
 
 struct send_config : caf::actor_system_config {
   std::string server;                  // the server's public key, hex

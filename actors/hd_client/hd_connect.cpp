@@ -169,6 +169,8 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
         drive(self);
       });
   arm_timer(self);
+  // Stray replies (e.g. to a send the receiver answers) are not ours to act on.
+  self->set_default_handler(caf::drop);
   // The dht node (or the socket) going away ends the connect too.
   self->set_down_handler([self](const caf::down_msg&) {
     if (self->state.core) {
@@ -191,7 +193,15 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
     },
     [self](write_atom, bytes& b) -> caf::result<void> {
       auto& st = self->state;
-      if (st.inner) return self->delegate(st.inner, write_atom::value, std::move(b));
+      if (st.inner) {
+        // A writer that requests gets the stream's own (withheld) reply;
+        // a plain send stays a plain send (a delegated one would bring the
+        // writer an empty reply it does not expect).
+        if (self->current_message_id().is_request())
+          return self->delegate(st.inner, write_atom::value, std::move(b));
+        self->send(st.inner, write_atom::value, std::move(b));
+        return caf::unit;
+      }
       if (!st.finished) st.held_writes.push_back(std::move(b));
       return caf::unit;
     },

@@ -19,7 +19,6 @@
 
 using namespace ht;
 using namespace ht::conn_test;
-using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
