@@ -41,7 +41,6 @@ struct conn_state {
   public_key remote_key{};
   std::unique_ptr<secret_stream::stream> ss;
   udx_stream_actor stream;
-  uint32_t local_id = 0;
 
   std::deque<event> events;              // not yet delivered to the handler
   size_t held_messages = 0;              // message events in `events`
@@ -218,7 +217,6 @@ secret_stream_connection_actor::behavior_type
 connection_impl(conn_ptr self, secret_stream_connection_params p) {
   auto& st = self->state;
   st.opts = p.options;
-  st.local_id = p.local_id;
   st.remote_key = p.handshake.keys.remote_public_key;
   st.last_write = self->clock().now();
 
@@ -283,20 +281,28 @@ connection_impl(conn_ptr self, secret_stream_connection_params p) {
     },
     [self](write_atom, bytes& data) -> caf::result<void> {
       auto& st = self->state;
+      // Only a request gets a reply (its backpressure signal). A plain
+      // send must get nothing back: CAF would return an empty message to
+      // the sender for `unit`, so answer those as "delegated" (no reply).
+      bool request = self->current_message_id().is_request();
+      auto done = [request]() -> caf::result<void> {
+        if (request)
+          return caf::unit;
+        return caf::delegated<void>{};
+      };
       if (st.closed || st.ending)
-        return caf::unit;
+        return done();
       if (data.size() > secret_stream::max_message) {
         queue_closed(self, {"EMSGSIZE", "a write of " + std::to_string(data.size())
                                           + " bytes is above secret-stream's maximum of "
                                           + std::to_string(secret_stream::max_message)});
-        end_stream(self);
-        return caf::unit;
+        return done(); // (closed aborts the stream, as secret-stream destroys itself)
       }
       st.ss->write(data);
       st.last_write = self->clock().now();
       flush(self);
-      if (st.outstanding <= st.opts.high_water)
-        return caf::unit;
+      if (!request || st.outstanding <= st.opts.high_water)
+        return done();
       auto rp = self->make_response_promise();
       st.waiting_writes.push_back(rp);
       return rp;

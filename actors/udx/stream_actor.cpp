@@ -191,9 +191,13 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
   // error instead of timing out later.
   self->monitor(socket);
   self->set_down_handler([=](caf::down_msg& dm) {
-    if (dm.source == self->state.socket.address() && !self->state.core->closed()) {
+    if (dm.source != self->state.socket.address())
+      return;
+    if (!self->state.core->closed()) {
       self->state.core->fail("ECONNABORTED");
       pump(self);
+    } else if (self->state.finished) {
+      self->quit(); // lingering is for answering the peer: no socket, no point
     }
   });
   self->request(socket, caf::infinite, udx_register_atom::value, st.id,

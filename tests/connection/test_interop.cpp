@@ -24,9 +24,9 @@ using namespace std::chrono_literals;
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr uint32_t message_count = 800;
-#else
 constexpr uint32_t message_count = 2000;
+#else
+constexpr uint32_t message_count = 5000;
 #endif
 constexpr uint32_t our_udx_id = 0xc0ffee01;
 
@@ -111,11 +111,16 @@ struct interop_fixture {
   /// Runs one session. `cpp_initiator`: we are the Noise initiator (the
   /// hyperdht client). `cpp_passive`: our stream waits for the JS end's
   /// first packet (the hyperdht server's firewall hook); else JS waits.
-  void session(bool cpp_initiator, bool cpp_passive) {
-    ht::test::node_process js("conn-peer.js",
-                              {cpp_initiator ? "responder" : "initiator",
-                               cpp_passive ? "active" : "passive", std::to_string(message_count),
-                               seed_hex(0x42), hex(ours.public_key.data(), 32)});
+  /// `pause_first`: our end starts paused (small receive window), waits
+  /// until the JS writer reports that it is held back, then resumes.
+  void session(bool cpp_initiator, bool cpp_passive, bool pause_first = false) {
+    std::vector<std::string> args{cpp_initiator ? "responder" : "initiator",
+                                  cpp_passive ? "active" : "passive",
+                                  std::to_string(message_count), seed_hex(0x42),
+                                  hex(ours.public_key.data(), 32)};
+    if (pause_first)
+      args.push_back("report-stalls");
+    ht::test::node_process js("conn-peer.js", args);
     auto ready = js.read_line(30000);
     REQUIRE(ready.rfind("ready ", 0) == 0);
     uint16_t js_port = 0;
@@ -156,7 +161,11 @@ struct interop_fixture {
     if (!cpp_passive)
       p.remote = udx_endpoint::parse("127.0.0.1", js_port);
     p.handshake = hs.final();
+    if (pause_first)
+      p.options.udx_tuning.rwnd_max = 256 * 1024;
     conn = spawn_secret_stream_connection(sys, p);
+    if (pause_first)
+      caf::anon_send(conn, pause_atom::value);
     caf::anon_send(conn, attach_atom::value,
                    connection_handler_actor{sys.spawn(conn_recorder, rec)});
     {
@@ -171,7 +180,17 @@ struct interop_fixture {
       js.write_line("port " + std::to_string(local.port));
 
     auto w = sys.spawn(writer, connection_actor{conn}, message_count);
+    if (pause_first) {
+      auto stalled = json::parse(js.read_line(60000));
+      INFO(stalled.dump());
+      REQUIRE(stalled["event"] == "stalled");
+      CHECK(stalled["written"].get<uint32_t>() < message_count);
+      CHECK(rec->count() == 0);  // nothing delivered while paused
+      caf::anon_send(conn, resume_atom::value);
+    }
     auto done = json::parse(js.read_line(90000));
+    while (done["event"] == "stalled")  // a later, brief stall: not the point
+      done = json::parse(js.read_line(90000));
     INFO(done.dump());
     CHECK(done["event"] == "done");
     CHECK(done["ok"] == true);
@@ -214,4 +233,8 @@ TEST_CASE_METHOD(interop_fixture, "connection interop: our active initiator to a
 
 TEST_CASE_METHOD(interop_fixture, "connection interop: JS responder connects actively to our passive initiator", "[interop]") {
   session(true, true);
+}
+
+TEST_CASE_METHOD(interop_fixture, "connection interop: pausing our end flow-controls the JS writer; resume delivers all", "[interop]") {
+  session(false, true, true);
 }

@@ -3,7 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include "actors/connection/secret_stream_connection.hpp"
+#include "actors/udx/stream_actor.hpp"
+// The virtual socket moves to the test doubles (tests/doubles): take it
+// from wherever this tree has it.
+#if __has_include("doubles/virtual_socket.hpp")
+#include "doubles/virtual_socket.hpp"
+#else
 #include "actors/udx/virtual_socket.hpp"
+#endif
 #include "connection_support.hpp"
 #include "dht/udx/header.hpp"
 #include "support/caf_fixture.hpp"
@@ -72,11 +79,18 @@ struct conn_fixture : ht::test::caf_fixture {
   udx_stream_info stats(const secret_stream_connection_actor& c) {
     udx_stream_info out;
     caf::scoped_actor self{sys};
-    self->request(c, caf::infinite, udx_stats_atom::value);
-    // the request needs the scheduler: run it, then collect the reply
+    // (a send, not a request: the reply comes back as a plain message,
+    // which a blocking receive matches once run() has produced it)
+    self->send(c, udx_stats_atom::value);
     run();
     self->receive([&](udx_stream_info& i) { out = i; });
     return out;
+  }
+
+  /// Lets `d` of virtual time pass in 1 ms steps (each network hop is a
+  /// timer: one big advance would fire only the first).
+  void settle(caf::timespan d, caf::timespan step = std::chrono::milliseconds(1)) {
+    run_until([] { return false; }, d, step);
   }
 
   ~conn_fixture() {
@@ -173,13 +187,13 @@ TEST_CASE_METHOD(conn_fixture, "connection: a passive end takes the first packet
   caf::anon_send(a, write_atom::value, make_message(0, 0));
   // One path delay later the header and the message are in: no
   // retransmission (an RTO is at least 1 s) was needed.
-  advance(20ms);
+  settle(20ms);
   CHECK(rb->is_opened());
   CHECK(rb->count() == 1);
   CHECK(ra->is_opened());
   CHECK(stats(a).retransmits == 0);
   caf::anon_send(b, write_atom::value, make_message(1, 0));
-  advance(20ms);
+  settle(20ms);
   CHECK(ra->count() == 1);
 }
 
@@ -195,7 +209,7 @@ TEST_CASE_METHOD(conn_fixture, "connection: a passive end ignores other addresse
   h.stream_id = 22;
   udx::write_header(h, destroy.data());
   caf::anon_send(sc, udx_send_atom::value, eb, std::vector<bytes>{destroy});
-  run_until([] { return false; }, 200ms);
+  settle(200ms);
   caf::anon_send(a, write_atom::value, make_message(0, 0));
   REQUIRE(run_until([&] { return rb->count() == 1; }, 5s));
   CHECK_FALSE(rb->is_closed());
@@ -214,13 +228,13 @@ TEST_CASE_METHOD(conn_fixture, "connection: packets that came before the passive
   a = spawn_secret_stream_connection(sys, params_a());
   attach_a();
   caf::anon_send(a, write_atom::value, make_message(0, 0));
-  advance(20ms);
+  settle(20ms);
   REQUIRE(!early->empty());
   auto p = params_b(true);
   p.early = *early;
   b = spawn_secret_stream_connection(sys, p);
   attach_b();
-  advance(20ms);
+  settle(20ms);
   // b has the header and the message at once, long before any RTO.
   CHECK(rb->is_opened());
   CHECK(rb->count() == 1);
@@ -245,8 +259,8 @@ TEST_CASE_METHOD(conn_fixture, "connection: ready once the socket routes the id;
   b = spawn_secret_stream_connection(sys, params_b(true));
   auto twin = spawn_secret_stream_connection(sys, params_b(true));
   caf::scoped_actor self{sys};
-  self->request(b, caf::infinite, udx_register_atom::value);
-  self->request(twin, caf::infinite, udx_register_atom::value);
+  self->send(b, udx_register_atom::value);
+  self->send(twin, udx_register_atom::value);
   run();
   std::vector<bool> answers;
   for (int i = 0; i < 2; ++i)
@@ -269,7 +283,7 @@ TEST_CASE_METHOD(conn_fixture, "connection: events are held until attach", "[sce
   attach_a();
   for (uint32_t i = 0; i < 5; ++i)
     caf::anon_send(a, write_atom::value, make_message(0, i));
-  run_until([] { return false; }, 1s);
+  settle(1s);
   attach_b();
   run();
   std::string why;
@@ -289,11 +303,11 @@ TEST_CASE_METHOD(conn_fixture, "connection: pause stops delivery and flow-contro
   constexpr uint32_t n = 400;  // ~470 KiB, well over every window together
   auto replied = std::make_shared<uint32_t>(0);
   auto w = sys.spawn(writer, connection_actor{a}, 0u, n, replied);
-  run_until([] { return false; }, 5s);
+  settle(5s);
   uint32_t stalled_at = *replied;
   CHECK(rb->count() == 0);             // nothing delivered while paused
   CHECK(stalled_at < n);               // the writer is held back...
-  run_until([] { return false; }, 20s);
+  settle(20s);
   CHECK(*replied == stalled_at);       // ...and stays held: the peer stopped sending
   CHECK(rb->count() == 0);
   auto sb_info = stats(b);
@@ -341,7 +355,7 @@ TEST_CASE_METHOD(conn_fixture, "connection: silence gives ETIMEDOUT", "[scenario
   open();
   REQUIRE(run_until([&] { return ra->is_opened() && rb->is_opened(); }, 5s));
   net->set_link(virtual_link{0, 0, 0, 5ms, 0ms, true}); // the path dies
-  run_until([] { return false; }, 14s, 100ms);
+  settle(14s, 100ms);
   CHECK_FALSE(ra->is_closed());
   REQUIRE(run_until([&] { return ra->is_closed() && rb->is_closed(); }, 5s, 100ms));
   CHECK(ra->code == "ETIMEDOUT");
@@ -353,7 +367,7 @@ TEST_CASE_METHOD(conn_fixture, "connection: keep-alives keep an idle connection 
   SECTION("with keep-alives (hyperdht's 5 s) an idle connection lives on") {
     opts.keepalive = 5s;
     open();
-    run_until([] { return false; }, 120s, 100ms);
+    settle(120s, 100ms);
     CHECK_FALSE(ra->is_closed());
     CHECK_FALSE(rb->is_closed());
     CHECK(rb->count() == 0);  // keep-alives are not messages
@@ -404,8 +418,89 @@ TEST_CASE_METHOD(conn_fixture, "connection: an open that never completes times o
   net->set_link(virtual_link{0, 0, 0, 5ms, 0ms, true});
   a = spawn_secret_stream_connection(sys, params_a());
   attach_a();
-  run_until([] { return false; }, 4s, 100ms);
+  settle(4s, 100ms);
   CHECK_FALSE(ra->is_closed());
   REQUIRE(run_until([&] { return ra->is_closed(); }, 2s, 100ms));
   CHECK(ra->code == "ETIMEDOUT");
+}
+
+namespace {
+
+struct raw_events {
+  bool closed = false;
+  std::string error;
+};
+
+udx_stream_handler_actor::behavior_type
+raw_handler(udx_stream_handler_actor::pointer, std::shared_ptr<raw_events> ev) {
+  return {
+    [](udx_data_atom, uint32_t, const bytes&) {},
+    [](udx_end_atom, uint32_t) {},  // a peer that never ends in reply
+    [](udx_msg_atom, uint32_t, const bytes&) {},
+    [ev](closed_atom, uint32_t, const std::string& e) {
+      ev->closed = true;
+      ev->error = e;
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE_METHOD(conn_fixture, "connection: a peer that never ends is aborted close_timeout after our close", "[scenario]") {
+  opts.close_timeout = 10s;
+  // b is a bare UDX stream that reads but never ends its side.
+  auto ev = std::make_shared<raw_events>();
+  udx_stream_options ob;
+  ob.local_id = 22;
+  ob.remote_id = 11;
+  ob.remote = ea;
+  ob.handler = sys.spawn(raw_handler, ev);
+  auto raw = spawn_udx_stream(sys, sb, ob);
+  a = spawn_secret_stream_connection(sys, params_a());
+  attach_a();
+  caf::anon_send(a, write_atom::value, make_message(0, 0));
+  settle(100ms);
+  caf::anon_send(a, close_atom::value);
+  settle(9s, 100ms);
+  CHECK_FALSE(ra->is_closed());
+  settle(2s, 100ms);
+  REQUIRE(ra->is_closed());
+  CHECK(ra->code == "");   // we asked to close: still a clean end for us
+  REQUIRE(run_until([&] { return ev->closed; }, 2s));
+  CHECK(ev->error == "ECONNRESET");
+  caf::anon_send_exit(raw, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+struct plain_writer_state {
+  int unexpected = 0;
+  static inline const char* name = "plain_writer";
+};
+
+// Writes with send (as the server session and the client do): nothing may
+// come back, whether the write is taken at once or held for backpressure.
+caf::behavior plain_writer(caf::stateful_actor<plain_writer_state>* self, connection_actor c,
+                           uint32_t count, std::shared_ptr<int> unexpected) {
+  self->set_default_handler([=](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+    ++*unexpected;
+    return caf::message{};
+  });
+  for (uint32_t i = 0; i < count; ++i)
+    self->send(c, write_atom::value, make_message(0, i));
+  return {[](int) {}};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(conn_fixture, "connection: writers that send (not request) get nothing back", "[scenario]") {
+  opts.udx_tuning.rwnd_max = 64 * 1024;
+  opts.udx_high_water = 64 * 1024;
+  opts.high_water = 64 * 1024;
+  open();
+  auto unexpected = std::make_shared<int>(0);
+  auto w = sys.spawn(plain_writer, connection_actor{a}, 300u, unexpected);
+  REQUIRE(run_until([&] { return rb->count() == 300; }, 60s));
+  CHECK(*unexpected == 0);
+  caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
 }

@@ -2,7 +2,7 @@
 // Interop peer for tests/connection/test_interop.cpp: what hyperdht does
 // once a PEER_HANDSHAKE is done, on a real udx-native socket on 127.0.0.1.
 //
-//   node conn-peer.js <noise> <udx> <count> <ourSeedHex> <theirPublicKeyHex>
+//   node conn-peer.js <noise> <udx> <count> <ourSeedHex> <theirPublicKeyHex> [report-stalls]
 //     noise: initiator | responder   (our role in the Noise IK)
 //     udx:   active | passive        (active: we connect to the C++ end;
 //                                     passive: the firewall hook connects
@@ -20,6 +20,7 @@
 //   a raw stream created as hyperdht creates it ({ framed: true }); each
 //   side sends <count> messages (conn_test::make_message, direction 1 from
 //   us) and checks the other's (direction 0).
+//   > {"event":"stalled", written}   (report-stalls) a write waited > 1 s for drain
 //   > {"event":"done", ok, received, error}   once we have sent and received all
 //   When the C++ end ends, we end too (as a hyperdht peer should):
 //   > {"event":"close", error, received}
@@ -28,7 +29,8 @@ const b4a = require('b4a')
 const NoiseSecretStream = require('@hyperswarm/secret-stream')
 const NoiseWrap = require('hyperdht/lib/noise-wrap')
 
-const [noiseRole, udxRole, countArg, seedHex, remoteHex] = process.argv.slice(2)
+const [noiseRole, udxRole, countArg, seedHex, remoteHex, reportArg] = process.argv.slice(2)
+const reportStalls = reportArg === 'report-stalls'
 const count = Number(countArg)
 const keyPair = NoiseSecretStream.keyPair(b4a.from(seedHex, 'hex'))
 const expectedRemote = b4a.from(remoteHex, 'hex')
@@ -120,7 +122,14 @@ function startSecretStream (rawStream) {
       return
     }
     for (let i = 0; i < count; i++) {
-      if (!s.write(makeMessage(OUR_DIR, i))) await new Promise((resolve) => s.once('drain', resolve))
+      if (!s.write(makeMessage(OUR_DIR, i))) {
+        // Backpressure from the C++ end (its receive window closed): say
+        // so when it lasts, for the flow-control case.
+        const written = i + 1
+        const t = reportStalls ? setTimeout(() => out({ event: 'stalled', written }), 1000) : null
+        await new Promise((resolve) => s.once('drain', resolve))
+        if (t) clearTimeout(t)
+      }
     }
     sent = true
     maybeDone()
