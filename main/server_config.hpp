@@ -12,8 +12,10 @@ namespace ht {
 struct server_app_config : caf::actor_system_config {
   std::string folder = "./";
   std::string keys = "./keys.dat";
-  // Filled by the HyperDHT transport; accepted now so configs stay valid.
+  // The HyperDHT listener. bootstrap and allow entries may each hold a
+  // comma-separated list; empty bootstrap: hyperdht's public nodes.
   std::vector<std::string> bootstrap;
+  std::string host = "0.0.0.0";
   uint16_t port = 0;
   std::vector<std::string> allow;
   // Store and session tuning.
@@ -29,10 +31,12 @@ struct server_app_config : caf::actor_system_config {
       .add(folder, "folder", "folder for <client key hex>.log files")
       .add(keys, "keys", "key pair file (JSON, as the JS server writes it)")
       .add(bootstrap, "bootstrap",
-           "HyperDHT bootstrap nodes host:port (DHT transport; not yet used)")
-      .add(port, "port", "UDP port to bind (DHT transport; not yet used)")
+           "HyperDHT bootstrap nodes host:port[,host:port...] (default: hyperdht's public nodes)")
+      .add(host, "host", "IPv4 address to bind the UDP socket to")
+      .add(port, "port", "UDP port to bind (0: any free port)")
       .add(allow, "allow",
-           "client public keys (hex) allowed to connect (DHT transport; not yet used)")
+           "client public keys allowed to connect: hex keys (comma-separated) or a file "
+           "with one key a line (default: every key)")
       .add(flush_interval, "flush-interval",
            "how long the store gathers lines before a write")
       .add(fsync_interval, "fsync-interval",

@@ -1,20 +1,68 @@
 // hypertrace-logger-server: loads (or creates) the key pair, starts the
-// supervising server root with its store, and runs until SIGINT/SIGTERM,
-// then shuts down in order: stop accepting, drain sessions, flush and
-// fsync, exit 0.
+// supervising server root with its store, listens on HyperDHT (announces
+// hash(public key), answers handshakes, accepts secret-stream connections),
+// and runs until SIGINT/SIGTERM, then shuts down in order: unannounce, stop
+// accepting, drain sessions, flush and fsync, exit 0.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include <caf/all.hpp>
 
+#include "actors/dht/host_port.hpp"
+#include "actors/hd_server/allow_list.hpp"
+#include "actors/hd_server/hd_server.hpp"
+#include "actors/hyperdht/hyperdht_stack.hpp"
 #include "actors/server/keys.hpp"
 #include "actors/server/server.hpp"
 #include "main/server_config.hpp"
 
 namespace {
 
+// hyperdht's BOOTSTRAP_NODES (lib/constants.js), by address.
+const char* const public_bootstrap[] = {"88.99.3.86:49737", "142.93.90.113:49737",
+                                        "138.68.147.8:49737"};
+
+std::vector<std::string> split_list(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& item : in) {
+    std::stringstream ss(item);
+    std::string part;
+    while (std::getline(ss, part, ','))
+      if (!part.empty())
+        out.push_back(part);
+  }
+  return out;
+}
+
 int run(ht::server_app_config& cfg, const sigset_t& signals) {
+  // Options first: a bad one must not leave a key file or a socket behind.
+  std::vector<ht::rpc::ipv4_address> bootstrap;
+  std::string bootstrap_text;
+  try {
+    auto list = split_list(cfg.bootstrap);
+    if (list.empty())
+      list.assign(std::begin(public_bootstrap), std::end(public_bootstrap));
+    for (auto& b : list) {
+      bootstrap.push_back(ht::dht::parse_host_port(b));
+      bootstrap_text += (bootstrap_text.empty() ? "" : ",") + b;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "error: --bootstrap " << e.what() << "\n";
+    return 2;
+  }
+  std::set<ht::public_key> allow;
+  for (const auto& spec : cfg.allow) {
+    try {
+      for (auto& k : ht::parse_allow_list(spec))
+        allow.insert(k);
+    } catch (const ht::allow_list_error& e) {
+      std::cerr << "error: " << e.what() << "\n";
+      return 2;
+    }
+  }
+
   ht::key_pair kp;
   try {
     kp = ht::load_or_create_key_file(cfg.keys);
@@ -22,9 +70,6 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
-  if (!cfg.bootstrap.empty() || cfg.port != 0 || !cfg.allow.empty())
-    std::cerr << "warning: --bootstrap, --port and --allow take effect once the "
-                 "HyperDHT transport is built; ignored for now\n";
 
   ht::server_config scfg;
   scfg.store.folder = cfg.folder;
@@ -37,16 +82,58 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
   scfg.limits.max_message_bytes = cfg.max_message_bytes;
 
   caf::actor_system sys{cfg};
+
+  ht::hyperdht_stack_options so;
+  so.host = cfg.host;
+  so.port = cfg.port;
+  so.bootstrap = bootstrap;
+  auto stack = ht::spawn_hyperdht_stack(sys, so);
+  if (!stack) {
+    std::cerr << "error: cannot listen on " << cfg.host << ":" << cfg.port << ": "
+              << sys.render(stack.error()) << "\n";
+    return 1;
+  }
   auto server = ht::spawn_server(sys, std::move(scfg));
-  std::cout << "server started on " << ht::to_hex(kp.public_key_bytes)
+
+  const std::string key_hex = ht::to_hex(kp.public_key_bytes);
+  ht::hd_server_options ho;
+  ho.keys.public_key = kp.public_key_bytes;
+  std::copy(kp.secret_key.begin(), kp.secret_key.end(), ho.keys.secret_key.begin());
+  ho.allow = std::move(allow);
+  ho.connection.max_message_bytes = cfg.max_message_bytes;
+  ho.on_event = [key_hex, bootstrap_text](const ht::hd_server_event& ev) {
+    using k = ht::hd_server_event::kind;
+    switch (ev.what) {
+      case k::announced:
+        std::cout << "server started on " << key_hex << std::endl;
+        break;
+      case k::no_bootstrap:
+        std::cerr << "warning: no DHT node answered (bootstrap " << bootstrap_text
+                  << "); not reachable yet, still trying" << std::endl;
+        break;
+      case k::reannounced:
+        std::cerr << "DHT reachable again; announced (" << ev.text << ")" << std::endl;
+        break;
+      case k::refused:
+        std::cerr << ev.text << std::endl;
+        break;
+      case k::unannounced:
+        break;
+    }
+  };
+  ht::hd_server_params hp{stack->socket, stack->dht, stack->hyperdht, server, std::move(ho)};
+  auto listener = ht::spawn_hd_server(sys, std::move(hp));
+  std::cerr << "listening on udp " << stack->bound.to_string() << ", bootstrap " << bootstrap_text
             << std::endl;
 
   int sig = 0;
   sigwait(&signals, &sig);
-  std::cerr << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", shutting down\n";
+  std::cerr << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
   int rc = 0;
   caf::scoped_actor self{sys};
+  // Unannounce first (bounded), so clients stop finding a server that is going.
+  self->request(listener, caf::infinite, ht::close_atom::value, caf::timespan{std::chrono::seconds(2)})
+    .receive([](bool) {}, [](caf::error&) {});
   self->request(server, caf::infinite, ht::shutdown_atom::value)
     .receive([&](bool flushed) { rc = flushed ? 0 : 1; },
              [&](caf::error& err) {
@@ -55,6 +142,7 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
              });
   if (rc != 0)
     std::cerr << "error: not everything could be written to " << cfg.folder << "\n";
+  self->send(stack->dht, ht::close_atom::value);
   return rc;
 }
 

@@ -26,13 +26,17 @@ extern char** environ;
 
 namespace {
 
-/// The server binary with its stdout and stderr captured.
+/// A child process with its stdout and stderr captured.
 struct server_process {
   pid_t pid = -1;
   int out = -1;
   std::string output;
 
-  explicit server_process(std::vector<std::string> args, const std::string& cwd) {
+  /// The server binary; unless `args` name a bootstrap list, it joins the
+  /// test's own local DHT node (local_bootstrap()) on 127.0.0.1.
+  explicit server_process(std::vector<std::string> args, const std::string& cwd);
+
+  server_process(const char* binary, std::vector<std::string> args, const std::string& cwd) {
     int p[2];
     REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
     posix_spawn_file_actions_t fa;
@@ -40,12 +44,12 @@ struct server_process {
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
     posix_spawn_file_actions_adddup2(&fa, p[1], 2);
     posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-    args.insert(args.begin(), HT_SERVER_BINARY);
+    args.insert(args.begin(), binary);
     std::vector<char*> argv;
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&pid, HT_SERVER_BINARY, &fa, nullptr, argv.data(), environ) == 0);
+    REQUIRE(::posix_spawn(&pid, binary, &fa, nullptr, argv.data(), environ) == 0);
     posix_spawn_file_actions_destroy(&fa);
     ::close(p[1]);
     out = p[0];
@@ -59,9 +63,9 @@ struct server_process {
     ::close(out);
   }
 
-  /// Reads output until `needle` shows up or 20 s pass.
-  bool wait_for(const std::string& needle) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  /// Reads output until `needle` shows up or `seconds` pass.
+  bool wait_for(const std::string& needle, int seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (output.find(needle) == std::string::npos) {
       if (std::chrono::steady_clock::now() > deadline)
         return false;
@@ -86,17 +90,43 @@ struct server_process {
   }
 };
 
+/// One hypertrace-logger-dht on 127.0.0.1 (a free port) for the whole test
+/// binary: the bootstrap node every server here joins, with no internet.
+const std::string& local_bootstrap() {
+  static server_process dht(HT_DHT_BINARY, {"--host=127.0.0.1", "--port=0"}, ".");
+  static std::string address = [] {
+    REQUIRE(dht.wait_for(" id "));
+    std::smatch m;
+    REQUIRE(std::regex_search(dht.output, m, std::regex("listening on (127\\.0\\.0\\.1:[0-9]+)")));
+    return m[1].str();
+  }();
+  return address;
+}
+
+server_process::server_process(std::vector<std::string> args, const std::string& cwd)
+  : server_process(HT_SERVER_BINARY,
+                   [&] {
+                     bool has = false;
+                     for (auto& a : args)
+                       has = has || a.rfind("--bootstrap", 0) == 0;
+                     if (!has) {
+                       args.push_back("--bootstrap=" + local_bootstrap());
+                       args.push_back("--host=127.0.0.1");
+                     }
+                     return args;
+                   }(),
+                   cwd) {}
+
 } // namespace
 
 TEST_CASE("the server starts, prints its key, and exits 0 on SIGTERM and SIGINT", "[scenario]") {
   for (int sig : {SIGTERM, SIGINT}) {
     ht::test::temp_dir dir{"ht-bin"};
     server_process srv({"--folder=logs"}, dir.path());
-    REQUIRE(srv.wait_for("\n"));
-    std::smatch m;
-    REQUIRE(std::regex_search(srv.output, m, std::regex("server started on ([0-9a-f]{64})\n")));
+    // The line comes once the server is announced on the (local) DHT.
+    REQUIRE(srv.wait_for("server started on "));
     auto kp = ht::load_or_create_key_file(dir.path() + "/keys.dat");
-    CHECK(m[1] == ht::to_hex(kp.public_key_bytes));
+    REQUIRE(srv.wait_for("server started on " + ht::to_hex(kp.public_key_bytes) + "\n"));
     ::kill(srv.pid, sig);
     CHECK(srv.wait_exit() == 0);
     CHECK(srv.output.find("shutting down") != std::string::npos);
@@ -162,4 +192,50 @@ TEST_CASE("options come from a config file too", "[scenario]") {
   CHECK(srv.wait_exit() == 0);
   struct stat st;
   CHECK(::stat((dir.path() + "/from-ini.dat").c_str(), &st) == 0);
+}
+
+TEST_CASE("no bootstrap node answering is said plainly; the server keeps trying", "[scenario]") {
+  ht::test::temp_dir dir{"ht-bin"};
+  // A port nobody listens on (the DHT node's own port, +1 away from it, is
+  // not guaranteed free; a closed UDP socket's port is).
+  server_process srv({"--bootstrap=127.0.0.1:9", "--host=127.0.0.1"}, dir.path());
+  REQUIRE(srv.wait_for("no DHT node answered", 60));
+  CHECK(srv.output.find("bootstrap 127.0.0.1:9") != std::string::npos);
+  CHECK(srv.output.find("server started on") == std::string::npos);
+  // Still running, and still exits cleanly.
+  CHECK(::kill(srv.pid, 0) == 0);
+  ::kill(srv.pid, SIGTERM);
+  CHECK(srv.wait_exit() == 0);
+}
+
+TEST_CASE("bad --allow and --bootstrap values are clear startup errors", "[scenario]") {
+  ht::test::temp_dir dir{"ht-bin"};
+  {
+    server_process srv({"--allow=abcd"}, dir.path());
+    CHECK(srv.wait_exit() == 2);
+    CHECK(srv.output.find("--allow: 'abcd' is not a public key (64 hex digits)") != std::string::npos);
+  }
+  {
+    std::ofstream(dir.path() + "/allow.txt") << std::string(64, 'a') << "\n# a comment\n" << std::string(63, 'b')
+                                             << "x\n";
+    server_process srv({"--allow=allow.txt"}, dir.path());
+    CHECK(srv.wait_exit() == 2);
+    CHECK(srv.output.find("allow.txt:3: '" + std::string(63, 'b') + "x' is not a public key") != std::string::npos);
+  }
+  {
+    server_process srv({"--bootstrap=localhost"}, dir.path());
+    CHECK(srv.wait_exit() == 2);
+    CHECK(srv.output.find("error: --bootstrap") != std::string::npos);
+  }
+  struct stat st;
+  CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
+  {
+    // Good keys, inline (comma-separated) or from a file, start the server.
+    std::ofstream(dir.path() + "/good.txt") << std::string(64, 'a') << "\n" << std::string(64, 'B') << "\n";
+    server_process srv({"--allow=good.txt", "--allow=" + std::string(64, 'c') + "," + std::string(64, 'd')},
+                       dir.path());
+    REQUIRE(srv.wait_for("server started on "));
+    ::kill(srv.pid, SIGTERM);
+    CHECK(srv.wait_exit() == 0);
+  }
 }

@@ -1,0 +1,250 @@
+// Our hypertrace-logger-server on a JS testnet with the unmodified npm
+// hypertrace-logger 1.1.1 Client (and Server, as the oracle), all on
+// 127.0.0.1 (tests/interop/hd-server-peer.js is the JS side).
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+#include "dht/noise/crypto.hpp"
+#include "messages/bytes.hpp"
+#include "support/node_process.hpp"
+#include "support/temp_dir.hpp"
+
+using ht::test::child_process;
+using ht::test::node_process;
+using json = nlohmann::json;
+
+namespace {
+
+// Traces per run. Under ASan/UBSan everything runs 5-10x slower: the run
+// is scaled down by 5 so the ctest entry stays well under 120 s.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int trace_scale = 5;
+#else
+constexpr int trace_scale = 1;
+#endif
+
+const std::string script = "hd-server-peer.js";
+
+std::string seed_hex(uint8_t b) {
+  std::vector<uint8_t> s(32, b);
+  return ht::to_hex(s.data(), s.size());
+}
+
+std::string client_key_hex(uint8_t seed) {
+  ht::noise::key32 s;
+  s.fill(seed);
+  return ht::to_hex(ht::noise::keypair::from_seed(s).public_key);
+}
+
+struct testnet {
+  node_process js{script, {"testnet", "3"}};
+  std::string bootstrap = json::parse(js.read_line())["bootstrap"].get<std::string>();
+};
+
+struct our_server {
+  ht::test::temp_dir dir{"ht-hds"};
+  std::unique_ptr<child_process> proc;
+  std::string key;
+
+  void start(const std::string& bootstrap, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--bootstrap=" + bootstrap, "--host=127.0.0.1", "--folder=logs"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<child_process>(HT_SERVER_BINARY, args, dir.path());
+    REQUIRE(proc->wait_for("server started on "));
+    REQUIRE(proc->wait_for("\n", 5));
+    std::smatch m;
+    REQUIRE(std::regex_search(proc->output, m, std::regex("server started on ([0-9a-f]{64})")));
+    key = m[1];
+  }
+  std::string log(const std::string& client) const { return dir.path() + "/logs/" + client + ".log"; }
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  std::string l;
+  while (std::getline(in, l))
+    lines.push_back(l);
+  return lines;
+}
+
+// traceNumber -> how often it is in the file.
+std::map<int64_t, int> trace_numbers(const std::vector<std::string>& lines) {
+  std::map<int64_t, int> seen;
+  for (const auto& l : lines) {
+    auto j = json::parse(l);
+    if (j.contains("traceNumber"))
+      ++seen[j["traceNumber"].get<int64_t>()];
+  }
+  return seen;
+}
+
+// Waits (bounded) until the file holds `n` distinct trace numbers.
+bool wait_traces(const std::string& path, int n, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    int count = 0;
+    std::string l;
+    while (std::getline(in, l))
+      count += l.find("\"traceNumber\":") != std::string::npos;
+    if (count >= n)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+// The client script's next line that starts with `prefix` (events before it skipped).
+std::string line_starting(node_process& p, const std::string& prefix, int timeout_ms = 60000) {
+  for (;;) {
+    auto l = p.read_line(timeout_ms);
+    if (l.rfind(prefix, 0) == 0)
+      return l;
+  }
+}
+
+std::string masked(std::string line) {
+  static const std::regex times("\"(time|traceTimestamp)\":\"[^\"]*\"");
+  return std::regex_replace(line, times, "\"$1\":\"*\"");
+}
+
+int notes_with(const std::vector<std::string>& lines, const std::string& text) {
+  int n = 0;
+  for (const auto& l : lines)
+    n += l.find("\"note\":\"" + text) != std::string::npos;
+  return n;
+}
+
+uint16_t free_udp_port() {
+  for (;;) {
+    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    uint16_t p = ntohs(a.sin_port);
+    if (p < 49737 || p > 49741)
+      return p;
+  }
+}
+
+} // namespace
+
+TEST_CASE("(a) the JS client's traces land once each, as the JS server writes them", "[interop]") {
+  const int n = 10000 / trace_scale;
+  testnet net;
+  our_server ours;
+  ours.start(net.bootstrap);
+  const std::string client = client_key_hex(7);
+
+  // 500 traces every 10 ms, once connected.
+  const std::vector<std::string> pace{"500", "10"};
+  std::vector<std::string> a1{"client", net.bootstrap, ours.key, seed_hex(7), std::to_string(n), "4242"};
+  a1.insert(a1.end(), pace.begin(), pace.end());
+  node_process c1(script, a1);
+  REQUIRE(line_starting(c1, "{\"traced") == "{\"traced\":" + std::to_string(n) + "}");
+  REQUIRE(wait_traces(ours.log(client), n, 60));
+  auto mine = read_lines(ours.log(client));
+  auto seen = trace_numbers(mine);
+  REQUIRE(seen.size() == static_cast<size_t>(n));
+  for (const auto& [num, count] : seen)
+    CHECK(count == 1);
+  CHECK(seen.begin()->first == 0);
+  CHECK(seen.rbegin()->first == n - 1);
+  // (h) one connection, one session: the client's handshake (resent by
+  // dht-rpc, relayed by up to 2 nodes) was answered once.
+  CHECK(notes_with(mine, "New session") == 1);
+  c1.close_stdin();
+  c1.wait();
+
+  // The same traces through the JS server.
+  ht::test::temp_dir theirs{"ht-hds-js"};
+  node_process jss(script, {"jsserver", net.bootstrap, theirs.path(), seed_hex(8)});
+  auto js_key = json::parse(jss.read_line())["listening"].get<std::string>();
+  std::vector<std::string> a2{"client", net.bootstrap, js_key, seed_hex(7), std::to_string(n), "4242"};
+  a2.insert(a2.end(), pace.begin(), pace.end());
+  node_process c2(script, a2);
+  REQUIRE(line_starting(c2, "{\"traced") == "{\"traced\":" + std::to_string(n) + "}");
+  REQUIRE(wait_traces(theirs / (client + ".log"), n, 90));
+  auto js = read_lines(theirs / (client + ".log"));
+  REQUIRE(js.size() == mine.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < js.size(); ++i) {
+    if (masked(mine[i]) != masked(js[i])) {
+      if (differ++ < 3) {
+        INFO("line " << i);
+        CHECK(masked(mine[i]) == masked(js[i]));
+      }
+    }
+  }
+  CHECK(differ == 0);
+  c2.close_stdin();
+  jss.close_stdin();
+  c2.wait();
+  jss.wait();
+}
+
+TEST_CASE("(g) a client key not in --allow is refused before any file or session", "[interop]") {
+  testnet net;
+  our_server ours;
+  const std::string allowed = client_key_hex(7);
+  ours.start(net.bootstrap, {"--allow=" + allowed});
+  node_process refused(script, {"client", net.bootstrap, ours.key, seed_hex(9), "10", "1"});
+  REQUIRE(line_starting(refused, "{\"traced") == "{\"traced\":10}");
+  REQUIRE(ours.proc->wait_for("refused: client key not allowed", 30));
+  // The allowed key still gets in, so the refusal was about the key.
+  node_process ok(script, {"client", net.bootstrap, ours.key, seed_hex(7), "10", "2"});
+  REQUIRE(line_starting(ok, "{\"traced") == "{\"traced\":10}");
+  REQUIRE(wait_traces(ours.log(allowed), 10, 30));
+  DIR* d = ::opendir((ours.dir / "logs").c_str());
+  REQUIRE(d);
+  std::vector<std::string> files;
+  while (auto* e = ::readdir(d))
+    if (e->d_name[0] != '.')
+      files.push_back(e->d_name);
+  ::closedir(d);
+  CHECK(files == std::vector<std::string>{allowed + ".log"});
+  CHECK(ours.proc->output.find(client_key_hex(9)) == std::string::npos);  // no session noted it
+  refused.close_stdin();
+  ok.close_stdin();
+}
+
+TEST_CASE("(e) SIGKILL and a restart with the same keys: the JS client reconnects, each trace once",
+          "[interop]") {
+  const int n = 3000 / trace_scale;
+  testnet net;
+  our_server ours;
+  const std::string port = "--port=" + std::to_string(free_udp_port());
+  ours.start(net.bootstrap, {port});
+  const std::string client = client_key_hex(7);
+  // Keeps tracing: 20 traces every 50 ms.
+  node_process c(script, {"client", net.bootstrap, ours.key, seed_hex(7), std::to_string(n), "777", "20", "50"});
+  REQUIRE(wait_traces(ours.log(client), n / 4, 30));
+  ours.proc->kill(SIGKILL);
+  auto key = ours.key;
+  ours.start(net.bootstrap, {port});
+  CHECK(ours.key == key);
+  REQUIRE(wait_traces(ours.log(client), n, 90));
+  auto seen = trace_numbers(read_lines(ours.log(client)));
+  CHECK(seen.size() == static_cast<size_t>(n));
+  size_t twice = 0;
+  for (const auto& [num, count] : seen)
+    twice += count != 1;
+  CHECK(twice == 0);
+  c.close_stdin();
+}

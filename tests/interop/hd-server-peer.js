@@ -1,0 +1,131 @@
+// The JS side of tests/hd_server/test_interop.cpp: a JS testnet, the
+// unmodified hypertrace-logger 1.1.1 Client and Server, on 127.0.0.1 only.
+//
+//   node hd-server-peer.js testnet <size>
+//       persistent hyperdht nodes on explicit free ports (createTestnet's
+//       nodes would take hyperdht's default ports 49737-49741, which tests
+//       leave free); prints {"bootstrap":"127.0.0.1:P"}; runs until stdin ends.
+//   node hd-server-peer.js client <bootstrap> <server hex> <seed hex> <count> <session> [batch every_ms]
+//       a hypertrace-logger Client whose sockets are hyperdht connections
+//       from the key pair of <seed>; its trace session id is fixed to
+//       <session> so that two runs write the same traces. Once connected,
+//       traces <count> traces (all at once, or <batch> every <every_ms> ms); prints one
+//       {"event":...} line per client event and {"traced":n} at the end.
+//   node hd-server-peer.js jsserver <bootstrap> <folder> <seed hex>
+//       the hypertrace-logger Server writing to <folder>, its DHT pointed at
+//       <bootstrap> (hypertrace-logger's Server makes `new DHT()`, which
+//       would join the public network: the module is swapped for a subclass
+//       with our bootstrap list before the Server is loaded); prints
+//       {"listening": hex}.
+'use strict'
+const dgram = require('dgram')
+const path = require('path')
+const b4a = require('b4a')
+const DHT = require('hyperdht')
+
+const HOST = '127.0.0.1'
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+const parseBootstrap = (s) => s.split(',').map((a) => {
+  const i = a.lastIndexOf(':')
+  return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }
+})
+
+async function freePort () {
+  for (;;) {
+    const s = dgram.createSocket('udp4')
+    await new Promise((resolve) => s.bind(0, HOST, resolve))
+    const port = s.address().port
+    await new Promise((resolve) => s.close(resolve))
+    if (port + 5 < 49737 || port > 49741) return port
+  }
+}
+
+function untilStdinEnds () {
+  return new Promise((resolve) => {
+    process.stdin.on('data', () => {})
+    process.stdin.on('end', resolve)
+    process.stdin.on('close', resolve)
+  })
+}
+
+async function testnet (size) {
+  const nodes = []
+  const bootstrap = []
+  for (let i = 0; i < size; i++) {
+    const node = new DHT({ ephemeral: false, firewalled: false, bootstrap, host: HOST, port: await freePort() })
+    await node.fullyBootstrapped()
+    if (i === 0) bootstrap.push({ host: HOST, port: node.address().port })
+    nodes.push(node)
+  }
+  say({ bootstrap: bootstrap.map((b) => b.host + ':' + b.port).join(',') })
+  await untilStdinEnds()
+  for (const n of nodes) await n.destroy()
+}
+
+class Room {
+  constructor (createTracer, name) { this.tracer = createTracer(this, { props: { name } }) }
+  enter (i) { this.tracer.trace('enter', { i, even: i % 2 === 0, label: 'n' + i }) }
+}
+
+async function client (bootstrap, serverHex, seedHex, count, session, batch, every) {
+  const { createTracer } = require('hypertrace')
+  const Client = require('hypertrace-logger/client')
+  const dht = new DHT({ bootstrap: parseBootstrap(bootstrap), host: HOST })
+  await dht.ready()
+  const keyPair = DHT.keyPair(b4a.from(seedHex, 'hex'))
+  const serverKey = b4a.from(serverHex, 'hex')
+  const c = new Client()
+  c._traceSessionId = session // fixed, so that two runs trace the same lines
+  for (const ev of ['open', 'reconnect', 'close']) c.on(ev, () => say({ event: ev }))
+  c.on('connection-error', (err) => say({ event: 'connection-error', code: err.code || null, message: err.message }))
+  await c.start({
+    createSocket: () => dht.connect(serverKey, { keyPair }),
+    getInitialProps: async () => ({ username: 'interop' })
+  })
+  // The Client keeps at most ~2048 traces while it has no connection
+  // (client.js: `_buffer.splice(0, 1024)` above 2048), by design: trace
+  // only once the server's handshake arrived, so that every trace counts.
+  while (!c._tracingStream) await new Promise((resolve) => setTimeout(resolve, 10))
+  say({ event: 'ready' })
+  const room = new Room(createTracer, 'lobby')
+  let i = 0
+  if (!batch) {
+    for (; i < count; i++) room.enter(i)
+  } else {
+    while (i < count) {
+      for (let j = 0; j < batch && i < count; j++, i++) room.enter(i)
+      await new Promise((resolve) => setTimeout(resolve, every))
+    }
+  }
+  say({ traced: i })
+  await untilStdinEnds()
+  process.exit(0)
+}
+
+async function jsserver (bootstrap, folder, seedHex) {
+  const list = parseBootstrap(bootstrap)
+  class TestDHT extends DHT {
+    constructor (opts = {}) { super({ bootstrap: list, host: HOST, ...opts }) }
+  }
+  const loggerDir = path.dirname(require.resolve('hypertrace-logger/package.json'))
+  require.cache[require.resolve('hyperdht', { paths: [loggerDir] })].exports = TestDHT
+  // The Server logs every line it writes (DEBUG): silenced, so that a test
+  // reading our stdout for one line is not flooded (and never blocks us).
+  console.log = () => {}
+  console.warn = () => {}
+  const Server = require('hypertrace-logger/server')
+  const server = new Server({ folder })
+  const keyPair = DHT.keyPair(b4a.from(seedHex, 'hex'))
+  await server.listen(keyPair)
+  say({ listening: b4a.toString(keyPair.publicKey, 'hex') })
+  await untilStdinEnds()
+  process.exit(0)
+}
+
+const [mode, ...args] = process.argv.slice(2)
+const run = {
+  testnet: () => testnet(Number(args[0] || 3)),
+  client: () => client(args[0], args[1], args[2], Number(args[3]), args[4], Number(args[5] || 0), Number(args[6] || 0)),
+  jsserver: () => jsserver(args[0], args[1], args[2])
+}[mode]
+run().catch((err) => { console.error(err); process.exit(1) })
