@@ -4,6 +4,7 @@
 // the route rules), then the client library sending traces through it.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "actors/client/client.hpp"
 #include "actors/dht/host_port.hpp"
 #include "actors/hd_client/hd_socket_factory.hpp"
+#include "actors/hd_server/hd_server.hpp"
 #include "connection/connection_support.hpp"
 #include "support/node_process.hpp"
 #include "support/temp_dir.hpp"
@@ -223,4 +225,84 @@ TEST_CASE("hd_client: where the only DHT node is ours, traces reach the JS Serve
   caf::anon_send(boot->dht, close_atom::value);
   caf::anon_send_exit(boot->hyperdht, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(boot->socket, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+/// Accepts every connection: greets it and records what it receives.
+acceptor_actor::behavior_type greeting_acceptor(acceptor_actor::pointer self, record_ptr rec) {
+  return {
+    [=](accept_atom, connection_actor c, public_key) {
+      self->send(c, attach_atom::value, self->system().spawn(conn_recorder, rec));
+      self->send(c, write_atom::value, bytes{'h', 'i'});
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("hd_client: our client to our server (actors/hd_server) through our DHT node", "[interop]") {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  hyperdht_stack_options bo;
+  bo.host = "127.0.0.1";
+  bo.mode = rpc::node_mode::persistent;
+  bo.public_address = rpc::ipv4_address::parse("127.0.0.1", 0);
+  auto boot = spawn_hyperdht_stack(sys, bo);
+  REQUIRE(boot);
+  std::vector<rpc::ipv4_address> bootstrap{rpc::ipv4_address::parse("127.0.0.1", boot->bound.port)};
+
+  // Our server on its own ephemeral stack.
+  hyperdht_stack_options so;
+  so.host = "127.0.0.1";
+  so.bootstrap = bootstrap;
+  auto srv_stack = spawn_hyperdht_stack(sys, so);
+  REQUIRE(srv_stack);
+  auto server_rec = std::make_shared<conn_record>();
+  auto announced = std::make_shared<std::atomic<bool>>(false);
+  hd_server_params sp;
+  sp.socket = srv_stack->socket;
+  sp.dht = srv_stack->dht;
+  sp.hyperdht = srv_stack->hyperdht;
+  sp.acceptor = sys.spawn(greeting_acceptor, server_rec);
+  sp.options.keys = test_keypair(0x51);
+  sp.options.on_event = [announced](const hd_server_event& e) {
+    if (e.what == hd_server_event::kind::announced) *announced = true;
+  };
+  auto server = spawn_hd_server(sys, sp);
+  REQUIRE(wait_for([&] { return announced->load(); }, 30s));
+
+  hyperdht_client_socket_options co;
+  co.server = sp.options.keys.public_key;
+  co.bootstrap = bootstrap;
+  co.host = "127.0.0.1";
+  auto hd = hyperdht_client_socket::start(sys, co);
+  REQUIRE(hd);
+  auto rec = std::make_shared<conn_record>();
+  auto conn = (*hd)->connect();
+  caf::anon_send(conn, attach_atom::value, sys.spawn(conn_recorder, rec));
+  REQUIRE(wait_for([&] { return rec->count() >= 1 || rec->is_closed(); }, 30s));
+  INFO("closed: " << rec->code << " " << rec->text);
+  REQUIRE(!rec->is_closed());
+  CHECK(rec->remote == sp.options.keys.public_key);
+  CHECK(rec->messages.front() == bytes({'h', 'i'}));
+  constexpr uint32_t n = 1000;
+  for (uint32_t i = 0; i < n; ++i) caf::anon_send(conn, write_atom::value, make_message(0, i));
+  REQUIRE(wait_for([&] { return server_rec->count() >= n || server_rec->is_closed(); }, 60s));
+  server_rec->with([&](conn_record& r) {
+    REQUIRE(r.messages.size() == n);
+    CHECK(r.remote == (*hd)->keys().public_key);
+    for (uint32_t i = 0; i < n; ++i) CHECK(r.messages[i] == make_message(0, i));
+  });
+  caf::anon_send(conn, close_atom::value);
+  REQUIRE(wait_for([&] { return rec->is_closed(); }, 30s));
+  CHECK(rec->code == "");
+
+  (*hd)->stop();
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  for (auto* s : {&*srv_stack, &*boot}) {
+    caf::anon_send(s->dht, close_atom::value);
+    caf::anon_send_exit(s->hyperdht, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(s->socket, caf::exit_reason::user_shutdown);
+  }
 }
