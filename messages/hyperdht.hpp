@@ -58,6 +58,7 @@ struct hd_status {
   uint64_t requests = 0;              // user requests handed to us by the dht node
   uint64_t handler_failures = 0;      // a local server's handler timed out or failed
   uint64_t no_handler = 0;            // to-server decisions for a target with no handler (raced unlisten)
+  uint64_t server_overload = 0;       // dropped: max_pending_server_requests were waiting
 };
 
 /// The hyperdht node actor.

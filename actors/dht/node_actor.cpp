@@ -356,6 +356,11 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       on_datagram(self, 0, from, data);
       pump(self);
     },
+    [=](udx_recv_atom, const udx_datagrams& batch) {
+      for (auto& d : batch)
+        on_datagram(self, 0, d.from, d.data);
+      pump(self);
+    },
     [=](udx_recv_atom, uint8_t socket, const udx_endpoint& from, const bytes& data) {
       on_datagram(self, socket, from, data);
       pump(self);

@@ -26,7 +26,8 @@ struct hd_state {
   // clock so virtual time moves it too.
   hd::time_point start{};
   uint64_t start_unix_ms = 0;
-  uint64_t requests = 0, handler_failures = 0, no_handler = 0;
+  uint64_t requests = 0, handler_failures = 0, no_handler = 0, server_overload = 0;
+  size_t pending_to_servers = 0;  // handler requests not answered yet
   static inline const char* name = "hyperdht_node";
 };
 
@@ -53,12 +54,21 @@ void ask_server(hd_ptr self, const rpc::incoming_request& req, const hd::handsha
     ++st.no_handler;
     return;
   }
+  if (st.pending_to_servers >= st.opts.max_pending_server_requests) {
+    ++st.server_overload;
+    return;
+  }
+  ++st.pending_to_servers;
   self->request(it->second, st.opts.handler_timeout, hd_handshake_atom::value, req, hs)
     .then(
       [=](const std::optional<bytes>& noise) {
+        --self->state.pending_to_servers;
         carry_out(self, req, self->state.router->server_handshake_reply(req, hs, noise));
       },
-      [=](const caf::error&) { ++self->state.handler_failures; });
+      [=](const caf::error&) {
+        --self->state.pending_to_servers;
+        ++self->state.handler_failures;
+      });
 }
 
 void ask_server(hd_ptr self, const rpc::incoming_request& req, const hd::holepunch_for_server& hp) {
@@ -68,12 +78,21 @@ void ask_server(hd_ptr self, const rpc::incoming_request& req, const hd::holepun
     ++st.no_handler;
     return;
   }
+  if (st.pending_to_servers >= st.opts.max_pending_server_requests) {
+    ++st.server_overload;
+    return;
+  }
+  ++st.pending_to_servers;
   self->request(it->second, st.opts.handler_timeout, hd_holepunch_atom::value, req, hp)
     .then(
       [=](const std::optional<bytes>& payload) {
+        --self->state.pending_to_servers;
         carry_out(self, req, self->state.router->server_holepunch_reply(req, hp, payload));
       },
-      [=](const caf::error&) { ++self->state.handler_failures; });
+      [=](const caf::error&) {
+        --self->state.pending_to_servers;
+        ++self->state.handler_failures;
+      });
 }
 
 void carry_out(hd_ptr self, const rpc::incoming_request& req, hd::decision d) {
@@ -193,6 +212,7 @@ hyperdht_node_actor::behavior_type hyperdht_node(hd_ptr self, dht_node_actor dht
             s.requests = st.requests;
             s.handler_failures = st.handler_failures;
             s.no_handler = st.no_handler;
+            s.server_overload = st.server_overload;
             rp.deliver(std::move(s));
           },
           [=](caf::error& e) mutable { rp.deliver(std::move(e)); });

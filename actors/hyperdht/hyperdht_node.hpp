@@ -20,6 +20,10 @@ struct hyperdht_node_options {
   hyperdht::persistent_config persistent;
   /// How long a local server's handler may take to answer (then: refused).
   std::chrono::milliseconds handler_timeout{5000};
+  /// Handshakes/holepunches waiting for local servers' handlers, at most;
+  /// beyond it they are dropped (a remote flood must not grow our memory;
+  /// the clients' retries come back later).
+  size_t max_pending_server_requests = 1024;
   /// How often the caches' expiry runs without requests (the caches rotate
   /// a generation every ceil(2/3 maxAge); this only bounds the lag).
   std::chrono::milliseconds expiry_interval{60000};

@@ -8,6 +8,9 @@ namespace ht {
 
 caf::expected<hyperdht_stack> spawn_hyperdht_stack(caf::actor_system& sys,
                                                    hyperdht_stack_options opts) {
+  if (opts.mode == rpc::node_mode::persistent && !opts.public_address)
+    return caf::make_error(caf::sec::invalid_argument,
+                           "hyperdht stack: a persistent node needs a public address");
   udx_socket_options so;
   so.host = opts.host;
   so.port = opts.port;

@@ -7,6 +7,9 @@
 //     /proc/<pid>/stat around the load. Both tables hold the same 30 real
 //     nodes first (sockets that PING with their ids), so FIND_NODE replies
 //     carry 20 closer nodes on both sides.
+//     For scale, the same load against the sans-IO core alone ("core": one
+//     thread, a plain UDP socket, recvmmsg/sendmmsg, no actors), its
+//     thread's CPU time measured: what the actor plumbing adds.
 //  2. FIND_NODE query latency in a 20-node local network: 20 JS nodes in
 //     one node process vs 20 C++ node actors in one process.
 //
@@ -14,6 +17,7 @@
 //
 // Not a test: it prints figures and ratios, nothing passes or fails.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -169,21 +173,119 @@ void fill_table(uint16_t port, int count) {
   }
 }
 
+struct bare_core_server;
+
 struct load_result {
   json load;
   double cpu_us = 0;
 };
 
-load_result run_load(int node_pid, uint16_t port, int requests, int window) {
+
+/// The sans-IO core alone on one thread with a plain UDP socket (recvmmsg /
+/// sendmmsg, no actors): what the protocol costs without the actor
+/// plumbing. Serves until `stop`; returns the thread's CPU time in us.
+struct bare_core_server {
+  uint16_t port = 0;
+  std::atomic<bool> stop{false};
+  std::atomic<double> cpu{0};
+  std::thread thread;
+
+  bare_core_server() {
+    port = free_port();
+    thread = std::thread([this] { serve(); });
+  }
+  ~bare_core_server() {
+    stop = true;
+    thread.join();
+  }
+  static double thread_cpu_us() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
+  }
+  void serve() {
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ht::rpc::node_config cfg;
+    cfg.mode = ht::rpc::node_mode::persistent;
+    cfg.public_address = ht::rpc::ipv4_address::parse("127.0.0.1", port);
+    ht::rpc::node node(cfg, ht::rpc::clock::now());
+    constexpr unsigned batch = 64;
+    std::vector<uint8_t> buf(batch * 2048);
+    mmsghdr msgs[batch];
+    iovec iov[batch];
+    sockaddr_in from[batch];
+    std::vector<ht::rpc::transmit> out;
+    double start = thread_cpu_us();
+    while (!stop.load()) {
+      pollfd pfd{fd, POLLIN, 0};
+      if (::poll(&pfd, 1, 50) <= 0) {
+        node.handle_timeout(ht::rpc::clock::now());
+        continue;
+      }
+      for (unsigned i = 0; i < batch; ++i) {
+        iov[i] = {buf.data() + i * 2048, 2048};
+        std::memset(&msgs[i], 0, sizeof msgs[i]);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      }
+      int n = ::recvmmsg(fd, msgs, batch, MSG_DONTWAIT, nullptr);
+      auto now = ht::rpc::clock::now();
+      for (int i = 0; i < n; ++i) {
+        ht::rpc::ipv4_address f;
+        std::memcpy(f.host.data(), &from[i].sin_addr, 4);
+        f.port = ntohs(from[i].sin_port);
+        node.receive(0, f, buf.data() + size_t(i) * 2048, msgs[i].msg_len, now);
+      }
+      if (auto t = node.poll_timeout(); t && *t <= now)
+        node.handle_timeout(now);
+      while (node.poll_event()) {
+      }
+      out.clear();
+      while (auto t = node.poll_transmit())
+        out.push_back(std::move(*t));
+      for (size_t done = 0; done < out.size();) {
+        unsigned m = 0;
+        sockaddr_in to[batch];
+        for (; m < batch && done + m < out.size(); ++m) {
+          auto& t = out[done + m];
+          to[m] = {};
+          to[m].sin_family = AF_INET;
+          to[m].sin_port = htons(t.to.port);
+          std::memcpy(&to[m].sin_addr, t.to.host.data(), 4);
+          iov[m] = {t.data.data(), t.data.size()};
+          std::memset(&msgs[m], 0, sizeof msgs[m]);
+          msgs[m].msg_hdr.msg_iov = &iov[m];
+          msgs[m].msg_hdr.msg_iovlen = 1;
+          msgs[m].msg_hdr.msg_name = &to[m];
+          msgs[m].msg_hdr.msg_namelen = sizeof to[m];
+        }
+        int sent = ::sendmmsg(fd, msgs, m, 0);
+        done += sent > 0 ? size_t(sent) : m;
+      }
+      cpu = thread_cpu_us() - start;
+    }
+    ::close(fd);
+  }
+};
+
+load_result run_load(int node_pid, uint16_t port, int requests, int window,
+                     bare_core_server* bare = nullptr) {
   fill_table(port, 30);
   std::this_thread::sleep_for(200ms);
-  double before = cpu_us(node_pid);
+  double before = bare ? bare->cpu.load() : cpu_us(node_pid);
   ht::test::node_process load("../../bench/dht/load.js",
                               {"--port", std::to_string(port), "--count",
                                std::to_string(requests), "--window", std::to_string(window)});
   load_result r;
   r.load = json::parse(load.read_line(600000));
-  r.cpu_us = cpu_us(node_pid) - before;
+  r.cpu_us = (bare ? bare->cpu.load() : cpu_us(node_pid)) - before;
   load.wait();
   return r;
 }
@@ -275,7 +377,7 @@ int main(int argc, char** argv) {
   int window = argc > 2 ? std::atoi(argv[2]) : 64;
   int lookups = argc > 3 ? std::atoi(argv[3]) : 100;
   try {
-    load_result js, cxx;
+    load_result js, cxx, bare;
     {
       auto port = free_port();
       ht::test::node_process node("../../bench/dht/js-node.js", {"--port", std::to_string(port)});
@@ -291,6 +393,11 @@ int main(int argc, char** argv) {
       dht_child node(port);
       node.read_line(); // "dht node listening on ..."
       cxx = run_load(node.pid, port, requests, window);
+    }
+    {
+      bare_core_server server;
+      std::this_thread::sleep_for(100ms);
+      bare = run_load(0, server.port, requests, window, &server);
     }
     auto row = [](const char* name, const load_result& r) {
       double answered = r.load["answered"].get<double>();
@@ -308,8 +415,12 @@ int main(int argc, char** argv) {
                 "p50 ms", "p99 ms", "CPU ms", "CPU us/req", "req per CPU-s");
     double js_us = row("JS", js);
     double cxx_us = row("C++", cxx);
+    double bare_us = row("core", bare);
     if (js_us > 0 && cxx_us > 0)
       std::printf("C++ answers %.1fx the requests per CPU second of the JS node\n", js_us / cxx_us);
+    if (js_us > 0 && bare_us > 0)
+      std::printf("(core: the sans-IO node alone on one thread with recvmmsg/sendmmsg, no actors: %.1fx)\n",
+                  js_us / bare_us);
 
     auto jl = js_lookups(lookups);
     auto cl = cxx_lookups(lookups);

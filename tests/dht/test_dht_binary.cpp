@@ -164,3 +164,15 @@ TEST_CASE("hypertrace-logger-dht: --help, and clear errors for missing or bad op
     CHECK(p.output.find(c.says) != std::string::npos);
   }
 }
+
+TEST_CASE("hypertrace-logger-dht: a port already taken is a clear error, exit 1", "[scenario]") {
+  dht_process a({"--host=127.0.0.1", "--port=0"});
+  REQUIRE(a.wait_for("\n"));
+  std::smatch m;
+  REQUIRE(std::regex_search(a.output, m, std::regex("127\\.0\\.0\\.1:([0-9]+) id")));
+  dht_process b({"--host=127.0.0.1", "--port=" + m[1].str()});
+  CHECK(b.wait_exit() == 1);
+  CHECK(b.output.find("udx bind 127.0.0.1:" + m[1].str()) != std::string::npos);
+  ::kill(a.pid, SIGTERM);
+  CHECK(a.wait_exit() == 0);
+}

@@ -100,6 +100,8 @@ TEST_CASE_METHOD(sim_network, "dht node: a flood from one source is answered or 
   CHECK(st->value->stats.malformed >= rounds * 200);
   CHECK(st->value->unknown_commands == rounds * 200);
   CHECK(st->value->stats.pending_requests <= rpc::node_config{}.max_pending_requests);
+  // The node gave back to the socket's backlog every byte it was handed.
+  CHECK(st->value->backlog_bytes == 0);
   // Everything well-formed that could be answered at once was.
   CHECK(replies->datagrams >= rounds * (1000 + 300 + 200));
   CHECK(replies->datagrams <= sent);

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "actors/dht/host_port.hpp"
+#include "actors/dht/socket_handler.hpp"
 #include "dht_fixture.hpp"
 
 using namespace ht;
@@ -264,5 +265,38 @@ TEST_CASE_METHOD(three_nodes, "dht node: datagrams from a non-IPv4 sender are no
   run();
   REQUIRE(after->value);
   CHECK(after->value->not_ipv4 == 1);
+  caf::anon_send_exit(sock, caf::exit_reason::kill);
+}
+
+TEST_CASE_METHOD(three_nodes, "dht node: a batch of datagrams from a socket is answered in full", "[scenario]") {
+  auto from = udx_endpoint::parse("10.7.7.7", 7777);
+  udx_datagrams batch;
+  for (uint16_t tid = 0; tid < 10; ++tid) {
+    rpc::request ping;
+    ping.tid = tid;
+    ping.to = nodes[0].address;
+    ping.internal = true;
+    ping.command = static_cast<uint64_t>(rpc::internal_command::ping);
+    batch.push_back(udx_datagram{from, rpc::encode(ping)});
+  }
+  // Catch what node 0 sends to 10.7.7.7: a socket bound there.
+  auto sock = spawn_virtual_udx_socket(sys, net, from);
+  std::vector<bytes> got;
+  auto handler = sys.spawn([&got](udx_datagram_handler_actor::pointer, int)
+                             -> udx_datagram_handler_actor::behavior_type {
+    return {[&got](udx_recv_atom, udx_endpoint&, bytes& d) { got.push_back(d); }};
+  }, 0);
+  dht_detail::anon_set_datagram_handler(sock, handler, nullptr);
+  run();
+  auto before = ask<dht_status>(sys, nodes[0].node, status_atom::value);
+  run();
+  caf::anon_send(nodes[0].node, udx_recv_atom::value, batch);
+  run_for(50ms);
+  CHECK(got.size() == 10);
+  auto after = ask<dht_status>(sys, nodes[0].node, status_atom::value);
+  run();
+  REQUIRE(before->value);
+  REQUIRE(after->value);
+  CHECK(after->value->stats.requests_in - before->value->stats.requests_in >= 10);
   caf::anon_send_exit(sock, caf::exit_reason::kill);
 }

@@ -194,3 +194,68 @@ TEST_CASE("a server listening on a hyperdht node answers handshakes through its 
     CHECK_FALSE(ans->value->value);  // closer nodes only, as for any unknown target
   }
 }
+
+namespace {
+
+/// A server that never answers (keeps the promises open).
+struct silent_log {
+  std::vector<caf::typed_response_promise<std::optional<bytes>>> open;
+};
+
+hd_server_handler_actor::behavior_type silent_server(hd_server_handler_actor::pointer self,
+                                                     std::shared_ptr<silent_log> log) {
+  return {
+    [=](hd_handshake_atom, const rpc::incoming_request&,
+        const hd::handshake_for_server&) -> caf::result<std::optional<bytes>> {
+      log->open.push_back(self->make_response_promise<std::optional<bytes>>());
+      return log->open.back();
+    },
+    [=](hd_holepunch_atom, const rpc::incoming_request&,
+        const hd::holepunch_for_server&) -> caf::result<std::optional<bytes>> {
+      log->open.push_back(self->make_response_promise<std::optional<bytes>>());
+      return log->open.back();
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("handshakes waiting for a slow local server are capped, and time out", "[scenario]") {
+  hd_network net(3);
+  hyperdht_node_options opts;
+  opts.max_pending_server_requests = 3;
+  opts.handler_timeout = 5s;
+  auto host = net.add_hd_node({net.nodes[0].address}, rpc::node_mode::ephemeral, opts);
+  auto client = net.add_peer();
+  net.run_for(5s);
+  auto kp = noise::keypair::from_seed(fill(23));
+  auto target = hd::hash32(kp.public_key);
+  auto log = std::make_shared<silent_log>();
+  caf::anon_send(*net.hds[host], hd_listen_atom::value, target,
+                 enc::encode(hd::peer_record{kp.public_key, {}}),
+                 hd_server_handler_actor{net.sys.spawn(silent_server, log)});
+  net.run();
+
+  auto fire = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      rpc::request_options o;
+      o.to = net.nodes[host].address;
+      o.command = hd::command::peer_handshake;
+      o.target = target;
+      o.value = handshake(hd::mode::from_client, "flood");
+      o.retries = 0;
+      ask<rpc::reply>(net.sys, net.nodes[client].node, dht_request_atom::value, o);
+    }
+  };
+  fire(5);
+  net.run_for(2s);
+  CHECK(log->open.size() == 3);
+  auto s = net.status(host);
+  CHECK(s.server_overload == 2);
+  net.run_for(5s);  // the handler timeout frees the slots
+  s = net.status(host);
+  CHECK(s.handler_failures == 3);
+  fire(1);
+  net.run_for(1s);
+  CHECK(log->open.size() == 4);
+}
