@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -142,7 +143,19 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
              });
   if (rc != 0)
     std::cerr << "error: not everything could be written to " << cfg.folder << "\n";
+  // The network side goes last: the listener, the dht node (which ends the
+  // hyperdht node), the socket.
+  self->send_exit(listener, caf::exit_reason::user_shutdown);
   self->send(stack->dht, ht::close_atom::value);
+  self->send_exit(stack->hyperdht, caf::exit_reason::user_shutdown);
+  self->send_exit(stack->socket, caf::exit_reason::user_shutdown);
+  // Everything is on disk now. Connection and UDX stream actors may still
+  // linger (a closed stream resends its END for up to 10 s to a peer that
+  // may be gone): the actor system waits for them, but not past 3 s.
+  std::thread([rc] {
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::_Exit(rc);
+  }).detach();
   return rc;
 }
 

@@ -106,13 +106,16 @@ bool wait_traces(const std::string& path, int n, int seconds) {
   return false;
 }
 
-// The client script's next line that starts with `prefix` (events before it skipped).
-std::string line_starting(node_process& p, const std::string& prefix, int timeout_ms = 60000) {
-  for (;;) {
-    auto l = p.read_line(timeout_ms);
+// The client script's next line that starts with `prefix` (events before it
+// skipped), within about `seconds`.
+std::string line_starting(node_process& p, const std::string& prefix, int seconds = 60) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto l = p.read_line(seconds * 1000);
     if (l.rfind(prefix, 0) == 0)
       return l;
   }
+  return "(nothing starting with " + prefix + ")";
 }
 
 std::string masked(std::string line) {
@@ -205,7 +208,7 @@ TEST_CASE("(g) a client key not in --allow is refused before any file or session
   const std::string allowed = client_key_hex(7);
   ours.start(net.bootstrap, {"--allow=" + allowed});
   node_process refused(script, {"client", net.bootstrap, ours.key, seed_hex(9), "10", "1"});
-  REQUIRE(line_starting(refused, "{\"traced") == "{\"traced\":10}");
+  // It never connects (so never traces): the refusal is silent on the wire.
   REQUIRE(ours.proc->wait_for("refused: client key not allowed", 30));
   // The allowed key still gets in, so the refusal was about the key.
   node_process ok(script, {"client", net.bootstrap, ours.key, seed_hex(7), "10", "2"});
@@ -226,15 +229,16 @@ TEST_CASE("(g) a client key not in --allow is refused before any file or session
 
 TEST_CASE("(e) SIGKILL and a restart with the same keys: the JS client reconnects, each trace once",
           "[interop]") {
-  const int n = 3000 / trace_scale;
+  // The JS Client keeps at most ~2048 traces while disconnected (by design),
+  // so the whole run stays below that: 1,500 traces, 10 every 100 ms.
+  const int n = 1500 / trace_scale;
   testnet net;
   our_server ours;
   const std::string port = "--port=" + std::to_string(free_udp_port());
   ours.start(net.bootstrap, {port});
   const std::string client = client_key_hex(7);
-  // Keeps tracing: 20 traces every 50 ms.
-  node_process c(script, {"client", net.bootstrap, ours.key, seed_hex(7), std::to_string(n), "777", "20", "50"});
-  REQUIRE(wait_traces(ours.log(client), n / 4, 30));
+  node_process c(script, {"client", net.bootstrap, ours.key, seed_hex(7), std::to_string(n), "777", "10", "100"});
+  REQUIRE(wait_traces(ours.log(client), n / 5, 30));
   ours.proc->kill(SIGKILL);
   auto key = ours.key;
   ours.start(net.bootstrap, {port});
