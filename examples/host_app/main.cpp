@@ -6,6 +6,14 @@
 // plus the server's "time" and "userId".
 //
 //   host_app [folder]      (default: ./host_app_logs)
+//
+// With --server=<public key hex> --bootstrap=host:port[,...] the client
+// instead connects over HyperDHT (hyperdht_client_socket's create_socket)
+// to a server running elsewhere (ours or the JS one), and no server runs in
+// this process; exit status 0 when all 12 traces were handed to a
+// connection that then closed cleanly.
+//
+//   host_app --server=<hex> --bootstrap=127.0.0.1:49800
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +22,10 @@
 #include <caf/all.hpp>
 
 #include "actors/client/client.hpp"
+#ifdef HT_HOST_APP_HYPERDHT
+#include "actors/dht/host_port.hpp"
+#include "actors/hd_client/hd_socket_factory.hpp"
+#endif
 #include "actors/server/server.hpp"
 #include "actors/transport/inprocess.hpp"
 
@@ -63,8 +75,104 @@ private:
 
 } // namespace shop
 
+namespace {
+
+void run_shop(ht::client& client) {
+  // The host application does its work; the traces go out in the background.
+  shop::Store store;
+  for (int i = 0; i < 3; ++i) {
+    shop::Cart cart(store);
+    cart.add("apple", 2 + i);
+    cart.add("pear", 1);
+    shop::Payment pay(cart);
+    pay.charge(40.0 * (i + 1));
+  }
+  client.add_props({{"phase", "done"}});
+  shop::Store().tracer().trace("closing");
+}
+
+#ifdef HT_HOST_APP_HYPERDHT
+/// The client over HyperDHT to a server elsewhere.
+int run_hyperdht(const std::string& server_hex, const std::string& bootstrap) {
+  ht::hyperdht_client_socket_options o;
+  ht::bytes key;
+  if (!ht::from_hex(server_hex, key) || key.size() != 32) {
+    std::fprintf(stderr, "--server must be 64 hex characters\n");
+    return 2;
+  }
+  std::copy(key.begin(), key.end(), o.server.begin());
+  try {
+    size_t at = 0;
+    while (at < bootstrap.size()) {
+      auto comma = bootstrap.find(',', at);
+      if (comma == std::string::npos) comma = bootstrap.size();
+      o.bootstrap.push_back(ht::dht::parse_host_port(bootstrap.substr(at, comma - at)));
+      at = comma + 1;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "--bootstrap: %s\n", e.what());
+    return 2;
+  }
+  caf::actor_system_config cfg;
+  cfg.set("logger.console", caf::atom("none"));
+  caf::actor_system sys{cfg};
+  auto hd = ht::hyperdht_client_socket::start(sys, o);
+  if (!hd) {
+    std::fprintf(stderr, "cannot start the DHT socket: %s\n", sys.render(hd.error()).c_str());
+    return 1;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool closed = false;
+  ht::client_options opts;
+  opts.create_socket = (*hd)->create_socket();
+  opts.initial_props = {{"username", "example"}, {"app", "host_app"}};
+  opts.on_event = [&](const ht::client_event& e) {
+    std::printf("client event: %s %s %s\n", ht::to_string(e.kind), e.code.c_str(), e.message.c_str());
+    if (e.kind == ht::client_event_kind::close) {
+      std::lock_guard<std::mutex> g{m};
+      closed = true;
+      cv.notify_all();
+    }
+  };
+  auto client = ht::client::start(sys, opts);
+  run_shop(client);
+  client.stop();
+  {
+    std::unique_lock<std::mutex> g{m};
+    cv.wait_for(g, std::chrono::seconds(40), [&] { return closed; });
+  }
+  auto s = client.stats();
+  std::printf("%llu traces sent, %llu never written\n", static_cast<unsigned long long>(s.traces),
+              static_cast<unsigned long long>(s.unwritten_traces));
+  (*hd)->stop();
+  return closed && s.traces == 12 && s.unwritten_traces == 0 ? 0 : 1;
+}
+
+#endif
+
+} // namespace
+
 int main(int argc, char** argv) {
-  std::string folder = argc > 1 ? argv[1] : "host_app_logs";
+  std::string server_hex, bootstrap, folder = "host_app_logs";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--server=", 0) == 0) server_hex = a.substr(9);
+    else if (a.rfind("--bootstrap=", 0) == 0) bootstrap = a.substr(12);
+    else folder = a;
+  }
+  if (!server_hex.empty()) {
+    if (bootstrap.empty()) {
+      std::fprintf(stderr, "--bootstrap=host:port is required with --server\n");
+      return 2;
+    }
+#ifdef HT_HOST_APP_HYPERDHT
+    return run_hyperdht(server_hex, bootstrap);
+#else
+    std::fprintf(stderr, "built without the HyperDHT client (actors/hd_client)\n");
+    return 2;
+#endif
+  }
   std::filesystem::create_directories(folder);
 
   caf::actor_system_config cfg;
@@ -98,18 +206,7 @@ int main(int argc, char** argv) {
     }
   };
   auto client = ht::client::start(sys, opts);
-
-  // The host application does its work; the traces go out in the background.
-  shop::Store store;
-  for (int i = 0; i < 3; ++i) {
-    shop::Cart cart(store);
-    cart.add("apple", 2 + i);
-    cart.add("pear", 1);
-    shop::Payment pay(cart);
-    pay.charge(40.0 * (i + 1));
-  }
-  client.add_props({{"phase", "done"}});
-  shop::Store().tracer().trace("closing");
+  run_shop(client);
 
   client.stop(); // delivers what is buffered, then closes
   {

@@ -1,0 +1,44 @@
+#pragma once
+// hyperdht's connect(publicKey) as an actor: findPeer through the dht node,
+// PEER_HANDSHAKE through the relays (dht/hyperdht/client_connect decides),
+// then a secret-stream over a UDX stream on the stack's shared socket.
+//
+// What it returns is a connection_actor (messages/connection.hpp) at once:
+// writes and pause/resume before the stream exists are held, and the
+// handler's events are the inner connection's, renumbered with this
+// connection's id. A connect that fails ends with closed(id, code, text)
+// where code is hyperdht's (PEER_NOT_FOUND, PEER_CONNECTION_FAILED,
+// SERVER_ERROR, SERVER_INCOMPATIBLE, HOLEPUNCH_ABORTED, QUERY_FAILED);
+// once the stream runs, the connection's own codes (docs/connection.md).
+#include <chrono>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/connection/secret_stream_connection.hpp"
+#include "dht/hyperdht/client_connect.hpp"
+#include "messages/dht.hpp"
+#include "messages/udx.hpp"
+
+namespace ht {
+
+struct hd_connect_params {
+  udx_socket_actor socket;  // the stack's shared socket
+  dht_node_actor dht;       // the dht node on it
+  noise::keypair keys;      // ours
+  public_key server;        // the server's public key
+  hyperdht::client_connect_config connect;
+  // One PEER_HANDSHAKE / LAN ping request, retries included (the dht node
+  // bounds it too; this is the actor's own guard).
+  caf::timespan request_timeout = std::chrono::seconds(10);
+  secret_stream_connection_options connection;
+  uint32_t udx_id = 0;      // 0: random
+};
+
+using hd_connect_actor = connection_actor
+  ::extend_with<connection_handler_actor>
+  ::extend_with<dht_query_sink_actor>
+  ::extend<caf::reacts_to<tick_atom, uint64_t>>;
+
+hd_connect_actor spawn_hd_connect(caf::actor_system& sys, hd_connect_params params);
+
+} // namespace ht
