@@ -8,6 +8,7 @@
 // chosen numbers of received traces, which the client sees as ECONNRESET.
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct fake_server_state {
   };
   std::map<public_key, session> sessions;
   std::vector<std::string> log;             // every trace line received
+  std::vector<int64_t> numbers;             // traceNumber of each, same order
   std::vector<std::string> notes;           // what server.js would note
   std::set<size_t> kill_after;              // kill when log.size() hits these
   bool handshake = true;                    // false: never send one
@@ -38,6 +40,58 @@ struct fake_server_state {
 };
 
 using fake_server_actor = acceptor_actor::extend_with<connection_handler_actor>;
+
+/// The two top-level fields the protocol needs from one trace line, read
+/// without building the whole document; `fields` is null unless the line is
+/// one valid JSON object. The replay scenarios push about a million lines
+/// through here, and under ASan building a full DOM per line was most of
+/// their time.
+struct trace_fields : nlohmann::json::json_sax_t {
+  using json = nlohmann::json;
+  json fields;
+  int depth = 0;
+  bool in_wanted = false; // the current top-level key is one we keep
+  std::string current; // the current top-level key
+
+  static json read(const std::string& line) {
+    trace_fields t;
+    if (!json::sax_parse(line, &t) || !t.fields.is_object())
+      return nullptr;
+    return std::move(t.fields);
+  }
+
+  bool keep(json v) {
+    if (depth == 1 && in_wanted)
+      fields[current] = std::move(v);
+    return true;
+  }
+  bool null() override { return keep(nullptr); }
+  bool boolean(bool v) override { return keep(v); }
+  bool number_integer(number_integer_t v) override { return keep(v); }
+  bool number_unsigned(number_unsigned_t v) override { return keep(v); }
+  bool number_float(number_float_t v, const string_t&) override { return keep(v); }
+  bool string(string_t& v) override { return keep(std::move(v)); }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    if (depth++ == 0)
+      fields = json::object();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth == 1) {
+      in_wanted = k == "traceSessionId" || k == "traceNumber";
+      current = k;
+    }
+    return true;
+  }
+  bool end_object() override { --depth; return true; }
+  bool start_array(std::size_t) override { ++depth; return true; }
+  bool end_array() override { --depth; return true; }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception&) override {
+    return false;
+  }
+};
 
 inline fake_server_actor spawn_fake_server(caf::actor_system& sys,
                                            fake_server_state& st) {
@@ -79,7 +133,7 @@ inline fake_server_actor spawn_fake_server(caf::actor_system& sys,
         if (c == st.conns.end())
           return;
         std::string line(data.begin(), data.end());
-        auto j = nlohmann::json::parse(line, nullptr, false);
+        auto j = trace_fields::read(line);
         if (!j.is_object())
           return;
         auto& s = st.sessions[c->second.second];
@@ -92,6 +146,7 @@ inline fake_server_actor spawn_fake_server(caf::actor_system& sys,
         s.last_session_id = j["traceSessionId"];
         s.last_number = j["traceNumber"];
         st.log.push_back(std::move(line));
+        st.numbers.push_back(j["traceNumber"].get<int64_t>());
         if (st.kill_after.count(st.log.size())) {
           ++st.kills;
           self->send_exit(c->second.first, caf::exit_reason::kill);

@@ -1,10 +1,12 @@
 // Seeded random-mutation fuzzing of every wire decoder, starting from the JS
-// vectors. Runs ~1 s per decoder in the unit suite; set HT_FUZZ_SECONDS for
-// longer runs and HT_FUZZ_SEED to replay. libFuzzer targets with the same
-// bodies build with -DHT_FUZZ=ON (docs/wire.md).
+// vectors. Sized by iteration count, not wall time, so a run means the same
+// on every machine and in every build: each decoder gets a fixed number of
+// mutated inputs (a few seconds at most under ASan). HT_FUZZ_RUNS multiplies
+// the counts for longer runs, HT_FUZZ_SEED replays another sequence. The
+// libFuzzer targets with the same bodies build with -DHT_FUZZ=ON and run in
+// scripts/test (docs/wire.md).
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cstdlib>
 #include <random>
 
@@ -17,9 +19,11 @@ using bytes = std::vector<uint8_t>;
 
 namespace {
 
-double fuzz_seconds() {
-  const char* s = std::getenv("HT_FUZZ_SECONDS");
-  return s ? std::atof(s) : 1.0;
+// How many times the default number of inputs to run (HT_FUZZ_RUNS).
+size_t fuzz_scale() {
+  const char* s = std::getenv("HT_FUZZ_RUNS");
+  long n = s ? std::atol(s) : 1;
+  return n > 0 ? static_cast<size_t>(n) : 1;
 }
 
 uint32_t fuzz_seed() {
@@ -45,17 +49,15 @@ bytes mutate(bytes b, std::mt19937& rng) {
   return b;
 }
 
+// Runs the seeds, then `count` (times HT_FUZZ_RUNS) seeded mutations of them.
 template <class Body>
-size_t run(const std::vector<bytes>& seeds, Body body) {
+size_t run(const std::vector<bytes>& seeds, size_t count, Body body) {
   std::mt19937 rng(fuzz_seed());
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(fuzz_seconds());
-  size_t runs = 0;
   for (const auto& s : seeds) body(s.data(), s.size());
-  while (std::chrono::steady_clock::now() < until) {
-    for (int i = 0; i < 64; ++i, ++runs) {
-      bytes b = mutate(seeds[rng() % seeds.size()], rng);
-      body(b.data(), b.size());
-    }
+  size_t runs = count * fuzz_scale();
+  for (size_t i = 0; i < runs; ++i) {
+    bytes b = mutate(seeds[rng() % seeds.size()], rng);
+    body(b.data(), b.size());
   }
   return runs;
 }
@@ -69,13 +71,13 @@ TEST_CASE("fuzz: compact-encoding reader", "[unit]") {
     b.insert(b.begin(), static_cast<uint8_t>(seeds.size()));
     seeds.push_back(b);
   }
-  CHECK(run(seeds, ht::wire_fuzz::compact) > 0);
+  CHECK(run(seeds, 200000, ht::wire_fuzz::compact) > 0);
 }
 
 TEST_CASE("fuzz: noise payload decoder", "[unit]") {
   std::vector<bytes> seeds;
   for (const auto& [k, v] : vectors()["payloads"].items()) seeds.push_back(unhex(v));
-  CHECK(run(seeds, ht::wire_fuzz::payload) > 0);
+  CHECK(run(seeds, 100000, ht::wire_fuzz::payload) > 0);
 }
 
 TEST_CASE("fuzz: PEER_HANDSHAKE recv", "[unit]") {
@@ -85,7 +87,7 @@ TEST_CASE("fuzz: PEER_HANDSHAKE recv", "[unit]") {
   bytes m1 = a.send(ht::noise::noise_payload{});
   b.recv(m1);
   bytes m2 = b.send(ht::noise::noise_payload{});
-  CHECK(run({m1, m2}, ht::wire_fuzz::handshake) > 0);
+  CHECK(run({m1, m2}, 2000, ht::wire_fuzz::handshake) > 0);
 }
 
 TEST_CASE("fuzz: secret-stream feed", "[unit]") {
@@ -101,5 +103,5 @@ TEST_CASE("fuzz: secret-stream feed", "[unit]") {
   bytes valid = peer.take_transmit();
   bytes js = unhex(vectors()["stream"]["wire"]);
   js.resize(200);
-  CHECK(run({valid, js, bytes{3, 0, 0, 1, 2, 3}}, ht::wire_fuzz::stream) > 0);
+  CHECK(run({valid, js, bytes{3, 0, 0, 1, 2, 3}}, 20000, ht::wire_fuzz::stream) > 0);
 }

@@ -1,0 +1,28 @@
+# ctest entry host_app.scenario: runs the example as a user does, in a fresh
+# folder, and checks what it promises: exit status 0 and one .log file
+# holding its 12 traces, each once, numbered 0..11.
+#   cmake -DHOST_APP=<binary> -DFOLDER=<scratch folder> -P check_host_app.cmake
+file(REMOVE_RECURSE ${FOLDER})
+file(MAKE_DIRECTORY ${FOLDER})
+execute_process(COMMAND ${HOST_APP} ${FOLDER} RESULT_VARIABLE rc TIMEOUT 60)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "host_app exited with ${rc}")
+endif()
+file(GLOB logs ${FOLDER}/*.log)
+list(LENGTH logs n)
+if(NOT n EQUAL 1)
+  message(FATAL_ERROR "expected one .log file in ${FOLDER}, found ${n}: ${logs}")
+endif()
+file(STRINGS ${logs} lines REGEX "\"traceNumber\":")
+list(LENGTH lines n)
+if(NOT n EQUAL 12)
+  message(FATAL_ERROR "expected 12 trace lines, found ${n}")
+endif()
+set(i 0)
+foreach(line IN LISTS lines)
+  if(NOT line MATCHES "\"traceNumber\":${i}[,}]")
+    message(FATAL_ERROR "trace line ${i} is not traceNumber ${i}: ${line}")
+  endif()
+  math(EXPR i "${i} + 1")
+endforeach()
+file(REMOVE_RECURSE ${FOLDER})
