@@ -83,6 +83,20 @@ using udx_datagrams = std::vector<udx_datagram>;
 struct udx_backlog {
   std::atomic<int64_t> bytes{0};
 };
+
+/// What one datagram handed to a datagram handler costs against the
+/// handler's backlog: its bytes plus what queuing it costs (the mailbox
+/// element, the message, the vector, the endpoint). Without the fixed part a
+/// flood of 1-byte datagrams would queue cap/1 messages of ~100 bytes each.
+constexpr int64_t udx_handler_datagram_overhead = 128;
+constexpr int64_t udx_handler_cost(size_t datagram_bytes) {
+  return static_cast<int64_t>(datagram_bytes) + udx_handler_datagram_overhead;
+}
+/// A datagram handler calls this once it has processed a datagram the socket
+/// counted into its backlog.
+inline void udx_handler_release(udx_backlog& b, size_t datagram_bytes) {
+  b.bytes.fetch_sub(udx_handler_cost(datagram_bytes), std::memory_order_relaxed);
+}
 using udx_backlog_ptr = std::shared_ptr<udx_backlog>;
 
 /// Receives the UDX packets of one registered stream id, in batches.

@@ -25,7 +25,7 @@ inline void anon_set_datagram_handler(const udx_socket_actor& sock,
 }
 
 inline void datagram_processed(udx_backlog& backlog, size_t size) {
-  backlog.bytes.fetch_sub(static_cast<int64_t>(size), std::memory_order_relaxed);
+  udx_handler_release(backlog, size);
 }
 
 } // namespace ht::dht_detail

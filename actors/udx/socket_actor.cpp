@@ -196,7 +196,7 @@ void socket_core::dispatch(udx_datagrams& batch) {
       continue;
     }
     if (hb) {
-      auto size = static_cast<int64_t>(d.data.size());
+      auto size = udx_handler_cost(d.data.size());
       if (hb->bytes.load(std::memory_order_relaxed) + size > handler_cap) {
         // The handler is behind (or a peer floods us): its mailbox must not
         // grow without bound. DHT RPC retries; a drop is a lost datagram.

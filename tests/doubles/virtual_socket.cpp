@@ -83,10 +83,10 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
     },
     [=](udx_recv_atom, const udx_endpoint& from, bytes& data) {
       auto& st = self->state;
-      auto size = static_cast<int64_t>(data.size());
       // Over a receiver's backlog cap: dropped and counted, as the real
-      // socket does (socket_actor.cpp).
-      auto over = [&](const udx_backlog_ptr& b, int64_t cap) {
+      // socket does (socket_actor.cpp); a datagram for the handler also
+      // costs the fixed udx_handler_datagram_overhead.
+      auto over = [&](const udx_backlog_ptr& b, int64_t cap, int64_t size) {
         if (!b)
           return false;
         if (b->bytes.load(std::memory_order_relaxed) + size > cap)
@@ -97,7 +97,8 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
       if (udx::looks_like_udx(data.data(), data.size())) {
         auto it = st.routes.find(udx::peek_stream_id(data.data()));
         if (it != st.routes.end()) {
-          if (over(it->second.backlog, st.limits.stream_backlog_cap)) {
+          if (over(it->second.backlog, st.limits.stream_backlog_cap,
+                 static_cast<int64_t>(data.size()))) {
             ++st.info.stream_dropped;
             return;
           }
@@ -109,7 +110,8 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
       }
       if (!st.handler)
         return;
-      if (data.empty() || over(st.handler_backlog, st.limits.handler_backlog_cap)) {
+      if (data.empty() ||
+          over(st.handler_backlog, st.limits.handler_backlog_cap, udx_handler_cost(data.size()))) {
         ++st.info.handler_dropped;
         return;
       }

@@ -140,7 +140,7 @@ datagram_sink(udx_datagram_handler_actor::pointer, results_ptr r,
   return {
     [=](udx_recv_atom, const udx_endpoint& from, const bytes& b) {
       if (backlog)
-        backlog->bytes.fetch_sub(static_cast<int64_t>(b.size()));
+        udx_handler_release(*backlog, b.size());
       {
         std::lock_guard<std::mutex> g{r->mtx};
         r->datagrams.emplace_back(from, b);

@@ -58,7 +58,7 @@ datagram_recorder(udx_datagram_handler_actor::pointer, record_ptr r,
     [=](udx_recv_atom, const udx_endpoint& from, const bytes& b) {
       r->with([&](stream_record& s) { s.datagrams.emplace_back(from, b); });
       if (backlog && !stuck)
-        backlog->bytes.fetch_sub(static_cast<int64_t>(b.size()));
+        udx_handler_release(*backlog, b.size());
     },
   };
 }
