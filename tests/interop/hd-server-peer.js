@@ -71,7 +71,10 @@ async function client (bootstrap, serverHex, seedHex, count, session, batch, eve
   const { createTracer } = require('hypertrace')
   const Client = require('hypertrace-logger/client')
   const dht = new DHT({ bootstrap: parseBootstrap(bootstrap), host: HOST })
-  await dht.ready()
+  // Fully bootstrapped, the node knows its firewall state (OPEN on
+  // loopback): connecting earlier may start a holepunch that a loaded
+  // machine (the ASan run) does not finish in time.
+  await dht.fullyBootstrapped()
   const keyPair = DHT.keyPair(b4a.from(seedHex, 'hex'))
   const serverKey = b4a.from(serverHex, 'hex')
   const c = new Client()
@@ -116,6 +119,7 @@ async function jsserver (bootstrap, folder, seedHex) {
   const Server = require('hypertrace-logger/server')
   const server = new Server({ folder })
   const keyPair = DHT.keyPair(b4a.from(seedHex, 'hex'))
+  await server.server.dht.fullyBootstrapped()  // announce as an OPEN server (see client())
   await server.listen(keyPair)
   say({ listening: b4a.toString(keyPair.publicKey, 'hex') })
   await untilStdinEnds()
