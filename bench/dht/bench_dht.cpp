@@ -21,6 +21,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -33,6 +35,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -173,83 +178,116 @@ void fill_table(uint16_t port, int count) {
   }
 }
 
-struct bare_core_server;
-
 struct load_result {
   json load;
   double cpu_us = 0;
 };
 
 
-/// The sans-IO core alone on one thread with a plain UDP socket (recvmmsg /
-/// sendmmsg, no actors): what the protocol costs without the actor
-/// plumbing. Serves until `stop`; returns the thread's CPU time in us.
-struct bare_core_server {
+/// One thread serving a plain UDP socket with poll + recvmmsg + sendmmsg
+/// (no actors), the datagrams handled by `Handler`:
+///  - core_handler: the sans-IO dht-rpc node (what the protocol costs
+///    without the actor plumbing);
+///  - echo_handler: no protocol at all, every datagram goes straight back
+///    as a "response" (type byte 0x13, no flags, the request's tid), the
+///    floor the kernel and this loop alone cost per request.
+/// The thread's CPU time is read from outside (pthread_getcpuclockid), so
+/// measuring adds no system call to the loop.
+struct outgoing {
+  ht::rpc::ipv4_address to;
+  const uint8_t* data;
+  size_t size;
+};
+struct loop_stats {
+  uint64_t wakeups = 0, recv_calls = 0, datagrams = 0, send_calls = 0;
+  double user_us = 0, sys_us = 0;  // the loop thread's, from getrusage(RUSAGE_THREAD)
+};
+
+double tv_us(const timeval& t) { return double(t.tv_sec) * 1e6 + double(t.tv_usec); }
+
+/// Default: wait with poll() then recvmmsg(MSG_DONTWAIT), as an event loop
+/// does. HT_BENCH_DHT_LOOP=block: a blocking recvmmsg(MSG_WAITFORONE) with a
+/// 50 ms SO_RCVTIMEO instead (one system call less per wakeup).
+bool poll_loop() {
+  const char* l = std::getenv("HT_BENCH_DHT_LOOP");
+  return !(l && std::string(l) == "block");
+}
+
+template <class Handler>
+struct udp_loop_server {
   uint16_t port = 0;
   std::atomic<bool> stop{false};
-  std::atomic<double> cpu{0};
+  std::atomic<bool> ready{false};
+  clockid_t cpu_clock{};
+  loop_stats stats;  // read after join() only
+  Handler handler;
   std::thread thread;
 
-  bare_core_server() {
+  udp_loop_server() {
     port = free_port();
     thread = std::thread([this] { serve(); });
+    while (!ready.load())
+      std::this_thread::sleep_for(1ms);
   }
-  ~bare_core_server() {
+  ~udp_loop_server() { join(); }
+  void join() {
     stop = true;
-    thread.join();
+    if (thread.joinable())
+      thread.join();
   }
-  static double thread_cpu_us() {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  double cpu_us() const {
+    timespec ts{};
+    clock_gettime(cpu_clock, &ts);
     return double(ts.tv_sec) * 1e6 + double(ts.tv_nsec) / 1e3;
   }
   void serve() {
+    pthread_getcpuclockid(pthread_self(), &cpu_clock);
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ht::rpc::node_config cfg;
-    cfg.mode = ht::rpc::node_mode::persistent;
-    cfg.public_address = ht::rpc::ipv4_address::parse("127.0.0.1", port);
-    ht::rpc::node node(cfg, ht::rpc::clock::now());
+    const bool use_poll = poll_loop();
+    timeval tmo{0, 50000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
+    handler.start(port);
+    ready = true;
     constexpr unsigned batch = 64;
-    std::vector<uint8_t> buf(batch * 2048);
+    constexpr size_t slot = 2048;
+    std::vector<uint8_t> buf(batch * slot);
     mmsghdr msgs[batch];
     iovec iov[batch];
     sockaddr_in from[batch];
-    std::vector<ht::rpc::transmit> out;
-    double start = thread_cpu_us();
-    while (!stop.load()) {
-      pollfd pfd{fd, POLLIN, 0};
-      if (::poll(&pfd, 1, 50) <= 0) {
-        node.handle_timeout(ht::rpc::clock::now());
-        continue;
+    std::vector<outgoing> out;
+    rusage ru0{};
+    getrusage(RUSAGE_THREAD, &ru0);
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (use_poll) {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 50) <= 0) {
+          handler.idle();
+          continue;
+        }
       }
+      stats.wakeups++;
       for (unsigned i = 0; i < batch; ++i) {
-        iov[i] = {buf.data() + i * 2048, 2048};
+        iov[i] = {buf.data() + i * slot, slot};
         std::memset(&msgs[i], 0, sizeof msgs[i]);
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &from[i];
         msgs[i].msg_hdr.msg_namelen = sizeof from[i];
       }
-      int n = ::recvmmsg(fd, msgs, batch, MSG_DONTWAIT, nullptr);
-      auto now = ht::rpc::clock::now();
-      for (int i = 0; i < n; ++i) {
-        ht::rpc::ipv4_address f;
-        std::memcpy(f.host.data(), &from[i].sin_addr, 4);
-        f.port = ntohs(from[i].sin_port);
-        node.receive(0, f, buf.data() + size_t(i) * 2048, msgs[i].msg_len, now);
+      int n = ::recvmmsg(fd, msgs, batch, use_poll ? MSG_DONTWAIT : MSG_WAITFORONE, nullptr);
+      stats.recv_calls++;
+      if (n <= 0) {
+        handler.idle();
+        continue;
       }
-      if (auto t = node.poll_timeout(); t && *t <= now)
-        node.handle_timeout(now);
-      while (node.poll_event()) {
-      }
+      stats.datagrams += unsigned(n);
       out.clear();
-      while (auto t = node.poll_transmit())
-        out.push_back(std::move(*t));
+      handler.handle(msgs, from, buf.data(), slot, n, out);
       for (size_t done = 0; done < out.size();) {
         unsigned m = 0;
         sockaddr_in to[batch];
@@ -259,7 +297,7 @@ struct bare_core_server {
           to[m].sin_family = AF_INET;
           to[m].sin_port = htons(t.to.port);
           std::memcpy(&to[m].sin_addr, t.to.host.data(), 4);
-          iov[m] = {t.data.data(), t.data.size()};
+          iov[m] = {const_cast<uint8_t*>(t.data), t.size};
           std::memset(&msgs[m], 0, sizeof msgs[m]);
           msgs[m].msg_hdr.msg_iov = &iov[m];
           msgs[m].msg_hdr.msg_iovlen = 1;
@@ -267,25 +305,163 @@ struct bare_core_server {
           msgs[m].msg_hdr.msg_namelen = sizeof to[m];
         }
         int sent = ::sendmmsg(fd, msgs, m, 0);
+        stats.send_calls++;
         done += sent > 0 ? size_t(sent) : m;
       }
-      cpu = thread_cpu_us() - start;
     }
+    rusage ru1{};
+    getrusage(RUSAGE_THREAD, &ru1);
+    stats.user_us = tv_us(ru1.ru_utime) - tv_us(ru0.ru_utime);
+    stats.sys_us = tv_us(ru1.ru_stime) - tv_us(ru0.ru_stime);
     ::close(fd);
   }
 };
 
-load_result run_load(int node_pid, uint16_t port, int requests, int window,
-                     bare_core_server* bare = nullptr) {
+/// The sans-IO node, fed each recvmmsg batch, its transmits sent by one
+/// sendmmsg.
+struct core_handler {
+  std::unique_ptr<ht::rpc::node> node;
+  std::vector<ht::rpc::transmit> tx;
+  void start(uint16_t port) {
+    ht::rpc::node_config cfg;
+    cfg.mode = ht::rpc::node_mode::persistent;
+    cfg.public_address = ht::rpc::ipv4_address::parse("127.0.0.1", port);
+    node = std::make_unique<ht::rpc::node>(cfg, ht::rpc::clock::now());
+  }
+  void idle() { node->handle_timeout(ht::rpc::clock::now()); }
+  void handle(mmsghdr* msgs, sockaddr_in* from, uint8_t* buf, size_t slot, int n,
+              std::vector<outgoing>& out) {
+    auto now = ht::rpc::clock::now();
+    for (int i = 0; i < n; ++i) {
+      ht::rpc::ipv4_address f;
+      std::memcpy(f.host.data(), &from[i].sin_addr, 4);
+      f.port = ntohs(from[i].sin_port);
+      node->receive(0, f, buf + size_t(i) * slot, msgs[i].msg_len, now);
+    }
+    if (auto t = node->poll_timeout(); t && *t <= now)
+      node->handle_timeout(now);
+    while (node->poll_event()) {
+    }
+    tx.clear();
+    while (auto t = node->poll_transmit())
+      tx.push_back(std::move(*t));
+    for (auto& t : tx)
+      out.push_back({t.to, t.data.data(), t.data.size()});
+  }
+};
+
+/// No protocol: each datagram goes back to its sender as a response with
+/// the request's tid (byte 0 = 0x13, flags byte = 0, so load.js counts it
+/// answered and not an error).
+struct echo_handler {
+  void start(uint16_t) {}
+  void idle() {}
+  void handle(mmsghdr* msgs, sockaddr_in* from, uint8_t* buf, size_t slot, int n,
+              std::vector<outgoing>& out) {
+    for (int i = 0; i < n; ++i) {
+      uint8_t* d = buf + size_t(i) * slot;
+      size_t len = msgs[i].msg_len;
+      if (len < 4)
+        continue;
+      d[0] = 0x13;
+      d[1] = 0;
+      ht::rpc::ipv4_address f;
+      std::memcpy(f.host.data(), &from[i].sin_addr, 4);
+      f.port = ntohs(from[i].sin_port);
+      out.push_back({f, d, len});
+    }
+  }
+};
+
+/// The sans-IO node without any socket: the same request mix as load.js
+/// (PING and FIND_NODE half and half from one ephemeral client, FIND_NODE
+/// toward 64 random targets, 30 nodes in the table), fed to receive() and
+/// the replies taken with poll_transmit(), on this thread. What the
+/// protocol code itself costs per request, free of the kernel and of the
+/// machine's load (CPU time of this thread).
+struct inprocess_result {
+  double cpu_us_per_request = 0;
+  uint64_t replies = 0;
+  size_t reply_bytes = 0;
+};
+
+inprocess_result run_inprocess(int requests) {
+  using namespace ht::rpc;
+  const auto self = ipv4_address::parse("127.0.0.1", 40000);
+  node_config cfg;
+  cfg.mode = node_mode::persistent;
+  cfg.public_address = self;
+  cfg.seed = 7;
+  auto now = clock::now();
+  node n(cfg, now);
+  for (uint16_t i = 0; i < 30; ++i) {
+    request r;
+    r.tid = i;
+    r.to = self;
+    const auto from = ipv4_address::parse("127.0.0.1", uint16_t(41000 + i));
+    r.id = node_id(from);
+    r.internal = true;
+    r.command = uint64_t(internal_command::ping);
+    auto d = encode(r);
+    n.receive(0, from, d.data(), d.size(), now);
+  }
+  while (n.poll_transmit()) {
+  }
+  while (n.poll_event()) {
+  }
+  std::vector<bytes> pings, finds;
+  std::mt19937_64 rng(3);
+  request ping;
+  ping.to = self;
+  ping.internal = true;
+  ping.command = uint64_t(internal_command::ping);
+  pings.push_back(encode(ping));
+  for (int i = 0; i < 64; ++i) {
+    request f = ping;
+    f.command = uint64_t(internal_command::find_node);
+    key32 t;
+    for (auto& b : t)
+      b = uint8_t(rng());
+    f.target = t;
+    finds.push_back(encode(f));
+  }
+  const auto client = ipv4_address::parse("127.0.0.1", 42000);
+  std::vector<uint8_t> buf(2048);
+  inprocess_result res;
+  timespec t0{}, t1{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  for (int i = 0; i < requests; ++i) {
+    const bytes& tpl = (rng() & 1) ? finds[size_t(i) & 63] : pings[0];
+    std::memcpy(buf.data(), tpl.data(), tpl.size());
+    buf[2] = uint8_t(i);
+    buf[3] = uint8_t(i >> 8);
+    n.receive(0, client, buf.data(), tpl.size(), now);
+    // as the loop does per batch (here: per datagram, the worst case)
+    while (n.poll_event()) {
+    }
+    while (auto t = n.poll_transmit()) {
+      res.replies++;
+      res.reply_bytes += t->data.size();
+    }
+  }
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+  const double us = double(t1.tv_sec - t0.tv_sec) * 1e6 + double(t1.tv_nsec - t0.tv_nsec) / 1e3;
+  res.cpu_us_per_request = us / double(std::max(1, requests));
+  return res;
+}
+
+/// Runs load.js against port; cpu() reads the server's CPU time in us.
+template <class CpuFn>
+load_result run_load(CpuFn cpu, uint16_t port, int requests, int window) {
   fill_table(port, 30);
   std::this_thread::sleep_for(200ms);
-  double before = bare ? bare->cpu.load() : cpu_us(node_pid);
+  double before = cpu();
   ht::test::node_process load("../../bench/dht/load.js",
                               {"--port", std::to_string(port), "--count",
                                std::to_string(requests), "--window", std::to_string(window)});
   load_result r;
   r.load = json::parse(load.read_line(600000));
-  r.cpu_us = (bare ? bare->cpu.load() : cpu_us(node_pid)) - before;
+  r.cpu_us = cpu() - before;
   load.wait();
   return r;
 }
@@ -372,34 +548,61 @@ latency cxx_lookups(int lookups) {
 
 } // namespace
 
+/// HT_BENCH_DHT_ONLY=core,echo (any of js, cxx, core, inproc, echo, lookups)
+/// runs only those parts, e.g. under `perf record`; unset: everything.
+bool wanted(const char* part) {
+  const char* only = std::getenv("HT_BENCH_DHT_ONLY");
+  if (!only || !*only)
+    return true;
+  std::string list = std::string(",") + only + ",";
+  return list.find(std::string(",") + part + ",") != std::string::npos;
+}
+
 int main(int argc, char** argv) {
   int requests = argc > 1 ? std::atoi(argv[1]) : 100000;
   int window = argc > 2 ? std::atoi(argv[2]) : 64;
   int lookups = argc > 3 ? std::atoi(argv[3]) : 100;
   try {
-    load_result js, cxx, bare;
-    {
+    load_result js, cxx, core, echo;
+    loop_stats core_stats, echo_stats;
+    if (wanted("js")) {
       auto port = free_port();
       ht::test::node_process node("../../bench/dht/js-node.js", {"--port", std::to_string(port)});
       [[maybe_unused]] auto ready = json::parse(node.read_line(30000));
-      js = run_load(node.pid(), port, requests, window);
+      int pid = node.pid();
+      js = run_load([pid] { return cpu_us(pid); }, port, requests, window);
       node.close_stdin();
       auto report = json::parse(node.read_line(30000));
       std::cout << "JS node table size " << report["table_size"] << "\n";
       node.wait();
     }
-    {
+    if (wanted("cxx")) {
       auto port = free_port();
       dht_child node(port);
       node.read_line(); // "dht node listening on ..."
-      cxx = run_load(node.pid, port, requests, window);
+      int pid = node.pid;
+      cxx = run_load([pid] { return cpu_us(pid); }, port, requests, window);
     }
-    {
-      bare_core_server server;
-      std::this_thread::sleep_for(100ms);
-      bare = run_load(0, server.port, requests, window, &server);
+    if (wanted("core")) {
+      udp_loop_server<core_handler> server;
+      core = run_load([&] { return server.cpu_us(); }, server.port, requests, window);
+      server.join();
+      core_stats = server.stats;
+    }
+    inprocess_result inproc;
+    if (wanted("inproc"))
+      inproc = run_inprocess(std::max(requests, 200000));
+    if (wanted("echo")) {
+      udp_loop_server<echo_handler> server;
+      echo = run_load([&] { return server.cpu_us(); }, server.port, requests, window);
+      server.join();
+      echo_stats = server.stats;
     }
     auto row = [](const char* name, const load_result& r) {
+      if (r.load.is_null()) {
+        std::printf("%-6s (not run)\n", name);
+        return 0.0;
+      }
       double answered = r.load["answered"].get<double>();
       double per_req = answered > 0 ? r.cpu_us / answered : 0;
       std::printf("%-6s %12.0f %8lld %8.2f %8.2f %10.0f %12.2f %14.0f\n", name,
@@ -415,19 +618,48 @@ int main(int argc, char** argv) {
                 "p50 ms", "p99 ms", "CPU ms", "CPU us/req", "req per CPU-s");
     double js_us = row("JS", js);
     double cxx_us = row("C++", cxx);
-    double bare_us = row("core", bare);
+    double core_us = row("core", core);
+    double echo_us = row("echo", echo);
     if (js_us > 0 && cxx_us > 0)
       std::printf("C++ answers %.1fx the requests per CPU second of the JS node\n", js_us / cxx_us);
-    if (js_us > 0 && bare_us > 0)
+    if (js_us > 0 && core_us > 0)
       std::printf("(core: the sans-IO node alone on one thread with recvmmsg/sendmmsg, no actors: %.1fx)\n",
-                  js_us / bare_us);
+                  js_us / core_us);
+    if (echo_us > 0)
+      std::printf("(echo: the same loop answering without any protocol, the kernel floor: %.2f us/req,"
+                  " %.1fx JS at most for any node on this loop)\n",
+                  echo_us, js_us > 0 ? js_us / echo_us : 0.0);
+    auto loop_row = [](const char* name, const loop_stats& s) {
+      if (s.wakeups == 0)
+        return;
+      // The whole serve() run (the table fill and idle waits too), so
+      // these shares are of the thread's time, not exactly of the load's.
+      const double total = s.user_us + s.sys_us;
+      std::printf("%-6s loop (%s): %.2f datagrams per recvmmsg, %.2f per sendmmsg; thread CPU"
+                  " %.0f%% system, %.0f%% user (%.2f + %.2f us per datagram)\n",
+                  name, poll_loop() ? "poll + recvmmsg" : "blocking recvmmsg",
+                  double(s.datagrams) / double(std::max<uint64_t>(1, s.recv_calls)),
+                  double(s.datagrams) / double(std::max<uint64_t>(1, s.send_calls)),
+                  total > 0 ? 100 * s.sys_us / total : 0, total > 0 ? 100 * s.user_us / total : 0,
+                  s.sys_us / double(std::max<uint64_t>(1, s.datagrams)),
+                  s.user_us / double(std::max<uint64_t>(1, s.datagrams)));
+    };
+    if (inproc.replies > 0)
+      std::printf("no-socket: the core fed in-process, same mix: %.3f us CPU per request"
+                  " (%llu replies, %.0f bytes each on average)\n",
+                  inproc.cpu_us_per_request, static_cast<unsigned long long>(inproc.replies),
+                  double(inproc.reply_bytes) / double(inproc.replies));
+    loop_row("core", core_stats);
+    loop_row("echo", echo_stats);
 
-    auto jl = js_lookups(lookups);
-    auto cl = cxx_lookups(lookups);
-    std::printf("\nFIND_NODE query latency, 20-node local network (%d lookups, one at a time)\n", lookups);
-    std::printf("%-6s %8s %8s %8s\n", "nodes", "p50 ms", "p90 ms", "mean ms");
-    std::printf("%-6s %8.2f %8.2f %8.2f\n", "JS", jl.p50, jl.p90, jl.mean);
-    std::printf("%-6s %8.2f %8.2f %8.2f\n", "C++", cl.p50, cl.p90, cl.mean);
+    if (lookups > 0 && wanted("lookups")) {
+      auto jl = js_lookups(lookups);
+      auto cl = cxx_lookups(lookups);
+      std::printf("\nFIND_NODE query latency, 20-node local network (%d lookups, one at a time)\n", lookups);
+      std::printf("%-6s %8s %8s %8s\n", "nodes", "p50 ms", "p90 ms", "mean ms");
+      std::printf("%-6s %8.2f %8.2f %8.2f\n", "JS", jl.p50, jl.p90, jl.mean);
+      std::printf("%-6s %8.2f %8.2f %8.2f\n", "C++", cl.p50, cl.p90, cl.mean);
+    }
   } catch (const std::exception& e) {
     std::cerr << "bench_dht: " << e.what() << "\n";
     return 1;
