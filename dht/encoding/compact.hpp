@@ -42,6 +42,9 @@ class writer {
 public:
   writer() = default;
   explicit writer(size_t reserve) { buf_.reserve(reserve); }
+  /// Writes into `reuse`'s storage (its contents dropped): no allocation
+  /// when it is already large enough.
+  explicit writer(bytes&& reuse) : buf_(std::move(reuse)) { buf_.clear(); }
 
   void uint8(uint8_t n) { buf_.push_back(n); }
   void uint16(uint16_t n);

@@ -93,14 +93,19 @@ bool response::operator==(const response& o) const {
          closer_nodes == o.closer_nodes && error == o.error && value == o.value;
 }
 
-bytes encode(const request& q) {
+namespace {
+
+size_t request_capacity(const request& q) {
+  return 1 + 1 + 2 + 6 + 32 * 3 + 9 + (q.value ? 9 + q.value->size() : 0);
+}
+
+void write_request(writer& w, const request& q) {
   enc::flags f;
   f.set(request_flag::id, q.id.has_value())
       .set(request_flag::token, q.token.has_value())
       .set(request_flag::internal, q.internal)
       .set(request_flag::target, q.target.has_value())
       .set(request_flag::value, q.value.has_value());
-  writer w(1 + 1 + 2 + 6 + 32 * 3 + 9 + (q.value ? 9 + q.value->size() : 0));
   w.uint8(request_type);
   f.encode(w);
   w.uint16(q.tid);
@@ -110,18 +115,20 @@ bytes encode(const request& q) {
   w.uint(q.command);
   write_key(w, q.target);
   write_value(w, q.value);
-  return w.take();
 }
 
-bytes encode(const response& s) {
+size_t response_capacity(const response& s) {
+  return 1 + 1 + 2 + 6 + 32 * 2 + 9 + s.closer_nodes.size() * ipv4_address::encoded_size + 9 +
+         (s.value ? 9 + s.value->size() : 0);
+}
+
+void write_response(writer& w, const response& s) {
   enc::flags f;
   f.set(response_flag::id, s.id.has_value())
       .set(response_flag::token, s.token.has_value())
       .set(response_flag::closer_nodes, !s.closer_nodes.empty())
       .set(response_flag::error, s.error != 0)
       .set(response_flag::value, s.value.has_value());
-  writer w(1 + 1 + 2 + 6 + 32 * 2 + 9 + s.closer_nodes.size() * ipv4_address::encoded_size +
-           9 + (s.value ? 9 + s.value->size() : 0));
   w.uint8(response_type);
   f.encode(w);
   w.uint16(s.tid);
@@ -132,7 +139,34 @@ bytes encode(const response& s) {
     enc::write_array(w, s.closer_nodes, [](writer& ww, const ipv4_address& a) { a.encode(ww); });
   if (s.error != 0) w.uint(s.error);
   write_value(w, s.value);
+}
+
+} // namespace
+
+bytes encode(const request& q) {
+  writer w(request_capacity(q));
+  write_request(w, q);
   return w.take();
+}
+
+bytes encode(const response& s) {
+  writer w(response_capacity(s));
+  write_response(w, s);
+  return w.take();
+}
+
+void encode(const request& q, bytes& out) {
+  out.reserve(request_capacity(q));
+  writer w(std::move(out));
+  write_request(w, q);
+  out = w.take();
+}
+
+void encode(const response& s, bytes& out) {
+  out.reserve(response_capacity(s));
+  writer w(std::move(out));
+  write_response(w, s);
+  out = w.take();
 }
 
 message decode(const uint8_t* data, size_t size) {

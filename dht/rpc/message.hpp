@@ -72,6 +72,9 @@ using message = std::variant<request, response>;
 
 bytes encode(const request& r);
 bytes encode(const response& r);
+/// The same bytes into out (its contents replaced, its storage reused).
+void encode(const request& r, bytes& out);
+void encode(const response& r, bytes& out);
 
 /// Decodes one datagram; throws ht::enc::error (typed) on anything malformed.
 message decode(const uint8_t* data, size_t size);

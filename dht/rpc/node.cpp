@@ -101,6 +101,13 @@ struct node::impl {
 
   std::deque<transmit> tx;
   std::deque<event> events;
+  // Hot-path scratch, reused so that answering allocates nothing once warm:
+  // datagram buffers handed back through poll_transmit(transmit&), the
+  // response being encoded and the closest-nodes list.
+  static constexpr size_t max_spare_buffers = 256;
+  std::vector<bytes> spare;
+  response out_response;
+  std::vector<const table_node*> out_closest;
   node_stats st;
   uint64_t next_handle = 1;
 
@@ -174,20 +181,35 @@ struct node::impl {
     for (const auto& s : reqs.take_sends()) send_request(s);
   }
 
+  bytes take_buffer() {
+    if (spare.empty()) return {};
+    bytes b = std::move(spare.back());
+    spare.pop_back();
+    return b;
+  }
+
   void send_response(uint8_t socket, const ipv4_address& dest, uint16_t tid, uint64_t error,
                      std::optional<bytes> value, bool token,
                      const std::optional<key32>& closer_target) {
     if (closed) return;
-    response r;
+    response& r = out_response;  // reused: closer_nodes keeps its storage
     r.tid = tid;
     r.to = dest;
+    r.id.reset();
     if (!ephemeral) r.id = table->id();
+    r.token.reset();
     if (token) r.token = tokens.create(dest);
-    if (closer_target)
-      for (const table_node* n : table->closest(*closer_target, cfg.k)) r.closer_nodes.push_back(n->addr);
+    r.closer_nodes.clear();
+    if (closer_target) {
+      table->closest(*closer_target, cfg.k, out_closest);
+      for (const table_node* n : out_closest) r.closer_nodes.push_back(n->addr);
+    }
     r.error = error;
     r.value = std::move(value);
-    tx.push_back(transmit{socket, dest, encode(r)});
+    transmit t{socket, dest, take_buffer()};
+    encode(r, t.data);
+    r.value.reset();
+    tx.push_back(std::move(t));
     st.datagrams_out++;
   }
 
@@ -836,6 +858,19 @@ std::optional<transmit> node::poll_transmit() {
   transmit t = std::move(d.tx.front());
   d.tx.pop_front();
   return t;
+}
+
+bool node::poll_transmit(transmit& out) {
+  auto& d = *impl_;
+  if (d.tx.empty()) return false;
+  transmit& t = d.tx.front();
+  out.socket = t.socket;
+  out.to = t.to;
+  std::swap(out.data, t.data);
+  // The caller's old buffer comes back to us for a later datagram.
+  if (t.data.capacity() > 0 && d.spare.size() < impl::max_spare_buffers) d.spare.push_back(std::move(t.data));
+  d.tx.pop_front();
+  return true;
 }
 
 std::optional<event> node::poll_event() {

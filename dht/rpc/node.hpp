@@ -178,6 +178,11 @@ public:
   std::optional<time_point> poll_timeout() const;
   void handle_timeout(time_point now);
   std::optional<transmit> poll_transmit();
+  /// The same into out, false if there is nothing to send. The node keeps
+  /// out.data's old storage for a later datagram (at most a few hundred
+  /// buffers), so a caller that polls into the same transmit objects and
+  /// sends from them answers without allocating.
+  bool poll_transmit(transmit& out);
   std::optional<event> poll_event();
 
   // --- the layer above ---

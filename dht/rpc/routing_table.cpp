@@ -94,34 +94,59 @@ std::vector<const table_node*> routing_table::row(size_t i) const {
 // d). A node of row i < d differs from target first at bit i; every node of
 // a row i > d differs from target first at bit d; nodes of row d agree with
 // target at bit d, so they are the closest. Hence the XOR order is: row d,
-// then rows d+1..255 together, then rows d-1, d-2, ..., 0, each group
-// sorted on its own.
+// then rows d+1..255 together, then rows d-1, d-2, ..., 0, every node of a
+// group closer than any node of a later group. So the groups are walked in
+// that order, each node inserted into a sorted list bounded to n, and the
+// walk stops after the first group that leaves the list full: the rows
+// beyond it are never looked at, and nothing is sorted but the n winners.
+void routing_table::closest(const key32& target, size_t n, std::vector<const table_node*>& out) const {
+  out.clear();
+  keys_.clear();
+  if (n == 0 || size_ == 0) return;
+  distance_key t;
+  for (size_t w = 0; w < 4; w++) {
+    uint64_t v = 0;
+    for (size_t b = 0; b < 8; b++) v = (v << 8) | target[w * 8 + b];
+    t.w[w] = v;
+  }
+  auto key_of = [&](const key32& id) {
+    distance_key k;
+    for (size_t w = 0; w < 4; w++) {
+      uint64_t v = 0;
+      for (size_t b = 0; b < 8; b++) v = (v << 8) | id[w * 8 + b];
+      k.w[w] = v ^ t.w[w];
+    }
+    return k;
+  };
+  auto less = [](const distance_key& a, const distance_key& b) {
+    for (size_t w = 0; w < 4; w++)
+      if (a.w[w] != b.w[w]) return a.w[w] < b.w[w];
+    return false;
+  };
+  auto insert = [&](const table_node& node) {
+    const distance_key k = key_of(node.id);
+    if (out.size() == n && !less(k, keys_.back())) return;
+    size_t pos = out.size();
+    while (pos > 0 && less(k, keys_[pos - 1])) pos--;
+    if (out.size() == n) {
+      out.pop_back();
+      keys_.pop_back();
+    }
+    out.insert(out.begin() + std::ptrdiff_t(pos), &node);
+    keys_.insert(keys_.begin() + std::ptrdiff_t(pos), k);
+  };
+  const size_t d = row_of(target);
+  for (const auto& s : rows_[d]) insert(s.node);
+  if (out.size() >= n) return;
+  for (size_t i = d + 1; i < rows; i++)
+    for (const auto& s : rows_[i]) insert(s.node);
+  for (size_t i = d; i-- > 0 && out.size() < n;)
+    for (const auto& s : rows_[i]) insert(s.node);
+}
+
 std::vector<const table_node*> routing_table::closest(const key32& target, size_t n) const {
   std::vector<const table_node*> out;
-  if (n == 0) return out;
-  const size_t d = row_of(target);
-  auto by_distance = [&](const table_node* a, const table_node* b) {
-    return compare_distance(target, a->id, b->id) < 0;
-  };
-  auto take = [&](std::vector<const table_node*>& group) {
-    std::sort(group.begin(), group.end(), by_distance);
-    for (const table_node* p : group) {
-      if (out.size() >= n) break;
-      out.push_back(p);
-    }
-  };
-  std::vector<const table_node*> group;
-  for (const auto& s : rows_[d]) group.push_back(&s.node);
-  take(group);
-  group.clear();
-  for (size_t i = d + 1; i < rows && out.size() < n; i++)
-    for (const auto& s : rows_[i]) group.push_back(&s.node);
-  if (out.size() < n) take(group);
-  for (size_t i = d; i-- > 0 && out.size() < n;) {
-    group.clear();
-    for (const auto& s : rows_[i]) group.push_back(&s.node);
-    take(group);
-  }
+  closest(target, n, out);
   return out;
 }
 

@@ -67,6 +67,9 @@ public:
 
   /// Up to n nodes, exactly sorted by XOR distance to target.
   std::vector<const table_node*> closest(const key32& target, size_t n) const;
+  /// The same into out (cleared first), allocating nothing once out and
+  /// the table's scratch space have grown to n: the FIND_NODE hot path.
+  void closest(const key32& target, size_t n, std::vector<const table_node*>& out) const;
   /// Up to n nodes, least recently seen first (liveness pings).
   std::vector<const table_node*> oldest(size_t n) const;
   /// Up to n nodes, most recently seen first.
@@ -96,8 +99,14 @@ private:
   slot* find(const key32& id);
   const slot* find(const key32& id) const;
 
+  /// XOR distance to a target as four big-endian words: compares as the
+  /// 32-byte distance does, in at most four steps.
+  struct distance_key {
+    uint64_t w[4];
+  };
   key32 id_;
   size_t k_;
+  mutable std::vector<distance_key> keys_;  // closest(): distances of `out`, same order
   size_t size_ = 0;
   std::vector<std::vector<slot>> rows_;  // rows_[i]: at most k slots, unordered
   std::list<key32> order_;               // ids, least recently seen first

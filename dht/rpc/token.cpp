@@ -26,7 +26,7 @@ token_store::token_store(uint64_t seed) {
 
 token_store::token_store(const key32& previous, const key32& current) : secrets_{previous, current} {}
 
-key32 token_store::make(const ipv4_address& requester, const key32& secret) const {
+key32 token_store::make(const ipv4_address& requester, const key32& secret) {
   // JS hashes b4a.from(addr.host): the dotted-quad text, not the 4 bytes.
   const std::string host = requester.host_string();
   key32 t{};
@@ -35,14 +35,46 @@ key32 token_store::make(const ipv4_address& requester, const key32& secret) cons
   return t;
 }
 
+const key32& token_store::cached(const ipv4_address& requester, size_t which) const {
+  uint32_t host = 0;
+  for (uint8_t b : requester.host) host = (host << 8) | b;
+  // A multiplicative hash spreads neighbouring hosts over the slots; a host
+  // that collides simply replaces the slot's previous host.
+  cache_entry& e = cache_[(host * 2654435761u) >> 24 & (cache_slots - 1)];
+  if (e.host != host || e.epoch != epoch_) {
+    if (e.epoch != 0 && e.host == host && e.epoch + 1 == epoch_) {
+      // One rotation later: the old current secret is now the previous one.
+      e.token[0] = e.token[1];
+      e.have[0] = e.have[1];
+    } else {
+      e.have[0] = false;
+    }
+    e.have[1] = false;
+    e.host = host;
+    e.epoch = epoch_;
+  }
+  if (!e.have[which]) {
+    e.token[which] = make(requester, secrets_[which]);
+    e.have[which] = true;
+  }
+  return e.token[which];
+}
+
+size_t token_store::cached_hosts() const {
+  size_t n = 0;
+  for (const auto& e : cache_)
+    if (e.epoch == epoch_ && (e.have[0] || e.have[1])) n++;
+  return n;
+}
+
 key32 token_store::create(const ipv4_address& requester) const {
-  return make(requester, secrets_[1]);
+  return cached(requester, 1);
 }
 
 bool token_store::validate(const ipv4_address& requester, const key32& token) const {
   bool ok = false;
-  for (const auto& s : secrets_) {
-    key32 expected = make(requester, s);
+  for (size_t i = 0; i < 2; i++) {
+    const key32& expected = cached(requester, i);
     // Compare both in constant time, so timing tells nothing about which one matched.
     ok |= sodium_memcmp(expected.data(), token.data(), token.size()) == 0;
   }
@@ -53,6 +85,7 @@ void token_store::rotate() {
   key32 retired = secrets_[0];
   secrets_[0] = secrets_[1];
   noise::blake2b(secrets_[1].data(), secrets_[1].size(), retired.data(), retired.size());
+  epoch_++;
 }
 
 } // namespace ht::rpc

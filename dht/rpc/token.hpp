@@ -6,6 +6,13 @@
 // tokens of the current or the previous secret are accepted. The node calls
 // rotate() every 7.5 s (JS: every 10th 750 ms drain), so a token stays valid
 // for 7.5 to 15 s.
+//
+// Every reply() carries a token and every request with one is validated
+// against both secrets: up to three keyed BLAKE2b per request. The store
+// keeps what it computed for the last hosts seen (a fixed table of
+// cache_slots entries, one host each, so memory is bounded whatever
+// senders do), valid for the current pair of secrets only: a host's current
+// token becomes its previous one on rotate(), anything older is recomputed.
 #include <array>
 #include <cstdint>
 
@@ -32,9 +39,26 @@ public:
   const key32& previous_secret() const { return secrets_[0]; }
   const key32& current_secret() const { return secrets_[1]; }
 
+  /// The token for host made with `secret`, uncached (what the cache holds).
+  static key32 make(const ipv4_address& requester, const key32& secret);
+
+  static constexpr size_t cache_slots = 256;
+  /// Hosts whose tokens for the current secrets are cached (<= cache_slots).
+  size_t cached_hosts() const;
+
 private:
-  key32 make(const ipv4_address& requester, const key32& secret) const;
+  struct cache_entry {
+    uint32_t host = 0;
+    uint64_t epoch = 0;          // rotations when filled; 0: empty
+    bool have[2] = {false, false};
+    key32 token[2]{};            // [0] with secrets_[0], [1] with secrets_[1]
+  };
+  /// The token of requester's host with secrets_[which], from the cache.
+  const key32& cached(const ipv4_address& requester, size_t which) const;
+
   std::array<key32, 2> secrets_{};  // [0] previous, [1] current, as io._secrets
+  uint64_t epoch_ = 1;              // counts rotations (starts at 1: 0 is "empty")
+  mutable std::array<cache_entry, cache_slots> cache_{};
 };
 
 } // namespace ht::rpc

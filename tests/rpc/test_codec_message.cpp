@@ -64,6 +64,21 @@ TEST_CASE("rpc responses: JS bytes decode to JS's fields and re-encode byte for 
   CHECK(with_20_nodes == 1);
 }
 
+// encode(msg, out) reuses out's storage (the node's hot path); it must
+// write exactly the same bytes whatever out held before.
+TEST_CASE("rpc: encoding into a reused buffer gives the same bytes", "[unit]") {
+  bytes out(300, 0xee);  // stale, longer than any vector
+  for (const char* kind : {"requests", "responses"}) {
+    for (const auto& v : vectors().at(kind)) {
+      INFO(v.at("name").get<std::string>());
+      const std::string wire = v.at("hex").get<std::string>();
+      if (std::string(kind) == "requests") rpc::encode(request_fields(v), out);
+      else rpc::encode(response_fields(v), out);
+      CHECK(hex(out) == wire);
+    }
+  }
+}
+
 TEST_CASE("rpc: an empty value is present (flag 16, length 0), unlike no value", "[unit]") {
   rpc::request q;
   q.command = 2;

@@ -2,6 +2,9 @@
 // (vectors.json "tokens": fixed secrets, then 10 drains per rotation).
 #include <catch2/catch.hpp>
 
+#include <random>
+#include <vector>
+
 #include "codec_vectors.hpp"
 #include "dht/rpc/token.hpp"
 
@@ -56,4 +59,49 @@ TEST_CASE("rpc tokens: seeded stores repeat, seed 0 draws random secrets", "[uni
   CHECK(rpc::token_store(0).create(a) != rpc::token_store(0).create(a));
   rpc::token_store s(7);
   CHECK(s.previous_secret() != s.current_secret());
+}
+
+// The per-host cache (token.hpp) must give exactly the uncached tokens,
+// across rotations, hosts that collide in the cache and hosts seen again
+// after several rotations, and hold at most cache_slots hosts.
+TEST_CASE("rpc tokens: the cache gives the uncached tokens across rotations and is bounded", "[unit]") {
+  rpc::token_store store(99);
+  std::mt19937_64 rng(5);
+  std::vector<enc::ipv4_address> hosts;
+  for (int i = 0; i < 600; ++i) {  // more hosts than slots: collisions
+    enc::ipv4_address a;
+    for (auto& b : a.host) b = uint8_t(rng());
+    a.port = uint16_t(rng());
+    hosts.push_back(a);
+  }
+  hosts.push_back(enc::ipv4_address::parse("127.0.0.1", 1));
+  for (int round = 0; round < 6; ++round) {
+    INFO("round " << round);
+    for (int i = 0; i < 3000; ++i) {
+      // a few hosts again and again (hits), the rest at random (misses)
+      const auto& h = hosts[i % 4 == 0 ? size_t(i % 3) : size_t(rng() % hosts.size())];
+      const rpc::key32 prev = rpc::token_store::make(h, store.previous_secret());
+      const rpc::key32 cur = rpc::token_store::make(h, store.current_secret());
+      switch (rng() % 3) {
+        case 0: REQUIRE(store.create(h) == cur); break;
+        case 1: REQUIRE(store.validate(h, prev)); break;
+        default: {
+          REQUIRE(store.validate(h, cur));
+          rpc::key32 wrong = cur;
+          wrong[rng() % 32] ^= uint8_t(1 + rng() % 255);
+          REQUIRE_FALSE(store.validate(h, wrong));
+        }
+      }
+      REQUIRE(store.create(h) == cur);
+      REQUIRE(store.cached_hosts() <= rpc::token_store::cache_slots);
+    }
+    CHECK(store.cached_hosts() > 0);
+    // tokens of two rotations ago are refused, also for cached hosts
+    const rpc::key32 old = rpc::token_store::make(hosts[0], store.previous_secret());
+    store.rotate();
+    CHECK(store.validate(hosts[0], store.create(hosts[0])));
+    store.rotate();
+    CHECK_FALSE(store.validate(hosts[0], old));
+    if (round % 2) store.rotate();
+  }
 }

@@ -3,6 +3,8 @@
 // requests through the public API.
 #include <catch2/catch.hpp>
 
+#include <random>
+
 #include "dht/rpc/node.hpp"
 #include "dht/rpc/routing_table.hpp"
 
@@ -106,6 +108,45 @@ TEST_CASE("node: PING gets an empty reply; a persistent node sends its id", "[un
   want_e.tid = 78;
   want_e.to = peer;  // no id: ephemeral
   CHECK(tx[0].data == encode(want_e));
+}
+
+// poll_transmit(transmit&) hands the caller's old buffers back to the node
+// for later datagrams: the datagrams must be the ones poll_transmit()
+// gives, however the buffers are recycled.
+TEST_CASE("node: poll_transmit into a reused transmit gives the same datagrams", "[unit][rpc][node]") {
+  node a(persistent_cfg(), t0), b(persistent_cfg(), t0);
+  populate(a, 40);
+  populate(b, 40);
+  std::mt19937_64 rng(9);
+  std::vector<transmit> reused(3);
+  for (int i = 0; i < 500; i++) {
+    request r = internal_req(uint16_t(i), i % 3 ? internal_command::find_node : internal_command::ping);
+    if (i % 3) {
+      key32 t;
+      for (auto& x : t) x = uint8_t(rng());
+      r.target = t;
+    }
+    const bytes d = encode(r);
+    // 1-3 requests before polling, so several datagrams wait at once
+    const int burst = 1 + i % 3;
+    for (int j = 0; j < burst; j++) {
+      feed(a, peer, d);
+      feed(b, peer, d);
+    }
+    auto want = drain(a);
+    size_t got = 0;
+    while (b.poll_transmit(reused[got % reused.size()])) {
+      const transmit& t = reused[got % reused.size()];
+      REQUIRE(got < want.size());
+      CHECK(t.socket == want[got].socket);
+      CHECK(t.to == want[got].to);
+      REQUIRE(t.data == want[got].data);
+      got++;
+    }
+    REQUIRE(got == want.size());
+  }
+  transmit none;
+  CHECK_FALSE(b.poll_transmit(none));
 }
 
 TEST_CASE("node: persistent mode needs a public address", "[unit][rpc][node]") {
