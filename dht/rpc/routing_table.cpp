@@ -1,6 +1,9 @@
 #include "dht/rpc/routing_table.hpp"
 
 #include <algorithm>
+#include <cstring>
+
+#include <endian.h>
 
 namespace ht::rpc {
 
@@ -53,6 +56,7 @@ routing_table::add_result routing_table::add(const table_node& n) {
   if (row.size() >= k_) return add_result::full;
   order_.push_back(n.id);
   row.push_back(slot{n, std::prev(order_.end())});
+  mark_row(row_of(n.id), true);
   size_++;
   return add_result::added;
 }
@@ -64,6 +68,7 @@ bool routing_table::remove(const key32& id) {
     order_.erase(row[i].age);
     if (i + 1 != row.size()) row[i] = std::move(row.back());
     row.pop_back();
+    if (row.empty()) mark_row(row_of(id), false);
     size_--;
     return true;
   }
@@ -103,20 +108,16 @@ void routing_table::closest(const key32& target, size_t n, std::vector<const tab
   out.clear();
   keys_.clear();
   if (n == 0 || size_ == 0) return;
-  distance_key t;
-  for (size_t w = 0; w < 4; w++) {
-    uint64_t v = 0;
-    for (size_t b = 0; b < 8; b++) v = (v << 8) | target[w * 8 + b];
-    t.w[w] = v;
-  }
+  // Big-endian words, so that comparing words compares the bytes in order.
+  auto word = [](const key32& k, size_t w) {
+    uint64_t v;
+    std::memcpy(&v, k.data() + w * 8, 8);
+    return be64toh(v);
+  };
+  const distance_key t{{word(target, 0), word(target, 1), word(target, 2), word(target, 3)}};
   auto key_of = [&](const key32& id) {
-    distance_key k;
-    for (size_t w = 0; w < 4; w++) {
-      uint64_t v = 0;
-      for (size_t b = 0; b < 8; b++) v = (v << 8) | id[w * 8 + b];
-      k.w[w] = v ^ t.w[w];
-    }
-    return k;
+    return distance_key{{word(id, 0) ^ t.w[0], word(id, 1) ^ t.w[1], word(id, 2) ^ t.w[2],
+                         word(id, 3) ^ t.w[3]}};
   };
   auto less = [](const distance_key& a, const distance_key& b) {
     for (size_t w = 0; w < 4; w++)
@@ -138,10 +139,38 @@ void routing_table::closest(const key32& target, size_t n, std::vector<const tab
   const size_t d = row_of(target);
   for (const auto& s : rows_[d]) insert(s.node);
   if (out.size() >= n) return;
-  for (size_t i = d + 1; i < rows; i++)
+  // Only the rows that hold nodes (a table has a few dozen of 256).
+  for (size_t i = next_row(d + 1); i < rows; i = next_row(i + 1))
     for (const auto& s : rows_[i]) insert(s.node);
-  for (size_t i = d; i-- > 0 && out.size() < n;)
+  for (size_t i = prev_row(d); i < rows && out.size() < n; i = prev_row(i))
     for (const auto& s : rows_[i]) insert(s.node);
+}
+
+void routing_table::mark_row(size_t i, bool nonempty) {
+  const uint64_t bit = uint64_t(1) << (i % 64);
+  if (nonempty) nonempty_[i / 64] |= bit;
+  else nonempty_[i / 64] &= ~bit;
+}
+
+size_t routing_table::next_row(size_t i) const {
+  while (i < rows) {
+    const uint64_t m = nonempty_[i / 64] >> (i % 64);
+    if (m) return i + size_t(__builtin_ctzll(m));
+    i = (i / 64 + 1) * 64;
+  }
+  return rows;
+}
+
+size_t routing_table::prev_row(size_t i) const {
+  // The highest non-empty row below i, or `rows` if none.
+  while (i > 0) {
+    const size_t w = (i - 1) / 64;
+    const unsigned used = unsigned((i - 1) % 64) + 1;  // bits [0, used) of word w are below i
+    const uint64_t m = used == 64 ? nonempty_[w] : nonempty_[w] & ((uint64_t(1) << used) - 1);
+    if (m) return w * 64 + 63 - size_t(__builtin_clzll(m));
+    i = w * 64;
+  }
+  return rows;
 }
 
 std::vector<const table_node*> routing_table::closest(const key32& target, size_t n) const {

@@ -104,8 +104,12 @@ private:
   struct distance_key {
     uint64_t w[4];
   };
+  void mark_row(size_t i, bool nonempty);
+  size_t next_row(size_t i) const;  // first non-empty row >= i, or rows
+  size_t prev_row(size_t i) const;  // last non-empty row < i, or rows
   key32 id_;
   size_t k_;
+  uint64_t nonempty_[4] = {0, 0, 0, 0};  // bit i: rows_[i] holds nodes
   mutable std::vector<distance_key> keys_;  // closest(): distances of `out`, same order
   size_t size_ = 0;
   std::vector<std::vector<slot>> rows_;  // rows_[i]: at most k slots, unordered
