@@ -124,26 +124,33 @@ void routing_table::closest(const key32& target, size_t n, std::vector<const tab
       if (a.w[w] != b.w[w]) return a.w[w] < b.w[w];
     return false;
   };
+  // keys_ holds the best so far, sorted; a node enters only if it beats the
+  // last one (or there is room), shifting the farther ones by one.
   auto insert = [&](const table_node& node) {
-    const distance_key k = key_of(node.id);
-    if (out.size() == n && !less(k, keys_.back())) return;
-    size_t pos = out.size();
-    while (pos > 0 && less(k, keys_[pos - 1])) pos--;
-    if (out.size() == n) {
-      out.pop_back();
-      keys_.pop_back();
+    const candidate c{key_of(node.id), &node};
+    size_t pos = keys_.size();
+    if (pos == n) {
+      if (!less(c.key, keys_[pos - 1].key)) return;
+      pos--;  // the last one drops out
+    } else {
+      keys_.push_back(c);
     }
-    out.insert(out.begin() + std::ptrdiff_t(pos), &node);
-    keys_.insert(keys_.begin() + std::ptrdiff_t(pos), k);
+    while (pos > 0 && less(c.key, keys_[pos - 1].key)) {
+      keys_[pos] = keys_[pos - 1];
+      pos--;
+    }
+    keys_[pos] = c;
   };
   const size_t d = row_of(target);
   for (const auto& s : rows_[d]) insert(s.node);
-  if (out.size() >= n) return;
-  // Only the rows that hold nodes (a table has a few dozen of 256).
-  for (size_t i = next_row(d + 1); i < rows; i = next_row(i + 1))
-    for (const auto& s : rows_[i]) insert(s.node);
-  for (size_t i = prev_row(d); i < rows && out.size() < n; i = prev_row(i))
-    for (const auto& s : rows_[i]) insert(s.node);
+  if (keys_.size() < n) {
+    // Only the rows that hold nodes (a table has a few dozen of 256).
+    for (size_t i = next_row(d + 1); i < rows; i = next_row(i + 1))
+      for (const auto& s : rows_[i]) insert(s.node);
+    for (size_t i = prev_row(d); i < rows && keys_.size() < n; i = prev_row(i))
+      for (const auto& s : rows_[i]) insert(s.node);
+  }
+  for (const candidate& c : keys_) out.push_back(c.node);
 }
 
 void routing_table::mark_row(size_t i, bool nonempty) {

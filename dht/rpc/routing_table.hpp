@@ -110,7 +110,11 @@ private:
   key32 id_;
   size_t k_;
   uint64_t nonempty_[4] = {0, 0, 0, 0};  // bit i: rows_[i] holds nodes
-  mutable std::vector<distance_key> keys_;  // closest(): distances of `out`, same order
+  struct candidate {
+    distance_key key;
+    const table_node* node;
+  };
+  mutable std::vector<candidate> keys_;  // closest(): the best so far, sorted
   size_t size_ = 0;
   std::vector<std::vector<slot>> rows_;  // rows_[i]: at most k slots, unordered
   std::list<key32> order_;               // ids, least recently seen first
