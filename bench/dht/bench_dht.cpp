@@ -266,9 +266,23 @@ struct udp_loop_server {
     constexpr unsigned batch = 64;
     constexpr size_t slot = 2048;
     std::vector<uint8_t> buf(batch * slot);
+    // Receive headers are set up once; recvmmsg changes only msg_len,
+    // msg_namelen and msg_flags of the entries it fills, reset below.
     mmsghdr msgs[batch];
     iovec iov[batch];
     sockaddr_in from[batch];
+    for (unsigned i = 0; i < batch; ++i) {
+      iov[i] = {buf.data() + i * slot, slot};
+      std::memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    }
+    mmsghdr smsgs[batch];
+    iovec siov[batch];
+    sockaddr_in to[batch];
+    std::memset(smsgs, 0, sizeof smsgs);
     std::vector<outgoing> out;
     rusage ru0{};
     getrusage(RUSAGE_THREAD, &ru0);
@@ -281,14 +295,6 @@ struct udp_loop_server {
         }
       }
       stats.wakeups++;
-      for (unsigned i = 0; i < batch; ++i) {
-        iov[i] = {buf.data() + i * slot, slot};
-        std::memset(&msgs[i], 0, sizeof msgs[i]);
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &from[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
-      }
       int n = ::recvmmsg(fd, msgs, batch, use_poll ? MSG_DONTWAIT : MSG_WAITFORONE, nullptr);
       stats.recv_calls++;
       if (n <= 0) {
@@ -298,23 +304,25 @@ struct udp_loop_server {
       stats.datagrams += unsigned(n);
       out.clear();
       handler.handle(msgs, from, buf.data(), slot, n, out);
+      for (int i = 0; i < n; ++i) {
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        msgs[i].msg_hdr.msg_flags = 0;
+      }
       for (size_t done = 0; done < out.size();) {
         unsigned m = 0;
-        sockaddr_in to[batch];
         for (; m < batch && done + m < out.size(); ++m) {
           auto& t = out[done + m];
           to[m] = {};
           to[m].sin_family = AF_INET;
           to[m].sin_port = htons(t.to.port);
           std::memcpy(&to[m].sin_addr, t.to.host.data(), 4);
-          iov[m] = {const_cast<uint8_t*>(t.data), t.size};
-          std::memset(&msgs[m], 0, sizeof msgs[m]);
-          msgs[m].msg_hdr.msg_iov = &iov[m];
-          msgs[m].msg_hdr.msg_iovlen = 1;
-          msgs[m].msg_hdr.msg_name = &to[m];
-          msgs[m].msg_hdr.msg_namelen = sizeof to[m];
+          siov[m] = {const_cast<uint8_t*>(t.data), t.size};
+          smsgs[m].msg_hdr.msg_iov = &siov[m];
+          smsgs[m].msg_hdr.msg_iovlen = 1;
+          smsgs[m].msg_hdr.msg_name = &to[m];
+          smsgs[m].msg_hdr.msg_namelen = sizeof to[m];
         }
-        int sent = ::sendmmsg(fd, msgs, m, 0);
+        int sent = ::sendmmsg(fd, smsgs, m, 0);
         stats.send_calls++;
         done += sent > 0 ? size_t(sent) : m;
       }
