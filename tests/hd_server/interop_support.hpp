@@ -66,7 +66,11 @@ struct our_server {
     std::smatch m;
     REQUIRE(std::regex_search(proc->output, m, std::regex("server started on ([0-9a-f]{64})")));
     key = m[1];
-    REQUIRE(std::regex_search(proc->output, m, std::regex("listening on udp ([0-9.]+:[0-9]+)")));
+    // Printed on stderr, which may come after stdout's "server started on".
+    const std::regex listening("listening on udp ([0-9.]+:[0-9]+),");
+    for (int i = 0; i < 100 && !std::regex_search(proc->output, m, listening); ++i)
+      proc->pump(100);
+    REQUIRE(std::regex_search(proc->output, m, listening));
     address = m[1];
   }
   std::string log(const std::string& client) const { return dir.path() + "/logs/" + client + ".log"; }

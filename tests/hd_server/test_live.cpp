@@ -101,6 +101,7 @@ TEST_CASE("(f) after our server stops, JS findPeer and lookup for its key find n
   fp.write_line("now");
   auto after = json::parse(fp.read_line(60000));
   INFO(after.dump());
+  INFO("our server said:\n" << ours.proc->output);
   CHECK(after["found"] == 0);
   CHECK(after["lookupFound"] == 0);
   fp.close_stdin();
