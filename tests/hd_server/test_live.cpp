@@ -206,6 +206,7 @@ TEST_CASE("(s6) hostile peers against the server while a good client traces: eac
   auto oversize = read_lines(ours.log(client_key_hex(0x62)));
   CHECK(notes_with(oversize, "New session") == 1);
   CHECK(notes_with(oversize, "Socket error. code=EMSGSIZE") == 1);
+  CHECK(notes_with(read_lines(ours.log(client_key_hex(0x63))), "New session") == 1);  // the idle peer
 
   // Bounded: the counters stay under their caps and memory barely moves.
   auto st = ours.status();
