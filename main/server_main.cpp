@@ -1,8 +1,9 @@
 // hypertrace-logger-server: loads (or creates) the key pair, starts the
 // supervising server root with its store, listens on HyperDHT (announces
 // hash(public key), answers handshakes, accepts secret-stream connections),
-// and runs until SIGINT/SIGTERM, then shuts down in order: unannounce, stop
-// accepting, drain sessions, flush and fsync, exit 0.
+// and runs until SIGINT/SIGTERM (SIGUSR1 prints its handshake counters), then
+// shuts down in order: unannounce, stop accepting, drain sessions, flush and
+// fsync, exit 0.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -128,7 +129,26 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
             << std::endl;
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  caf::scoped_actor asker{sys};
+  // SIGUSR1 prints the listener's counters on stdout, one line (what the
+  // live tests read to see that hostile peers leave bounded state behind).
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1)
+      break;
+    asker->request(listener, std::chrono::seconds(5), ht::status_atom::value)
+      .receive(
+        [](const ht::hd_server_status& s) {
+          std::cout << "status announced=" << s.announced << " relays=" << s.relays
+                    << " handshakes=" << s.handshakes << " accepted=" << s.accepted
+                    << " resent=" << s.resent << " refused=" << s.refused << " bad=" << s.bad
+                    << " flood=" << s.flood << " error_replies=" << s.error_replies
+                    << " pending_streams=" << s.pending_streams << " opened=" << s.opened
+                    << " never_opened=" << s.never_opened << " dedupe_entries=" << s.dedupe_entries
+                    << std::endl;
+        },
+        [](caf::error&) { std::cout << "status unavailable" << std::endl; });
+  }
   std::cerr << "received " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ", shutting down\n";
   int rc = 0;
   caf::scoped_actor self{sys};
@@ -168,6 +188,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   ht::server_app_config cfg;
