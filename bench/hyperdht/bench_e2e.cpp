@@ -13,8 +13,8 @@
 // Each server is a fresh process. For each run it prints:
 //   - traces/s: first trace handed to the client -> last one on disk (the
 //     .log file polled every 2 ms until it holds all N trace lines);
-//   - server CPU µs per trace: the server process's utime+stime
-//     (/proc/<pid>/stat) over that same window, minus its idle rate
+//   - server CPU µs per trace: the server process's CPU time (the sum of
+//     its threads' /proc/<pid>/task/*/schedstat, ns) over that same window, minus its idle rate
 //     (measured for 2 s before the client starts) times the window;
 //   - server peak RSS: VmHWM (/proc/<pid>/status) after the run;
 //   - connect: client's connect call -> its 'open' event (the connection
@@ -43,6 +43,7 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -74,8 +75,9 @@ double wall_ms() {
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
-/// CPU time (user + system, all threads, also exited ones) of a process, µs.
-double cpu_us(int pid) {
+/// CPU time (user + system, all threads, also exited ones) of a process, µs,
+/// in clock ticks (10 ms): /proc/<pid>/stat.
+double cpu_us_ticks(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   auto p = s.rfind(')');
@@ -93,14 +95,50 @@ double cpu_us(int pid) {
   return double(utime + stime) * 1e6 / double(::sysconf(_SC_CLK_TCK));
 }
 
-/// VmHWM (peak resident set) of a process in MB.
-double peak_rss_mb(int pid) {
+/// CPU time of a process in µs with ns resolution: the sum of its live
+/// threads' on-CPU time (/proc/<pid>/task/*/schedstat, first field). The
+/// servers' threads live as long as the process, so none is lost; without
+/// schedstat, the 10 ms ticks of /proc/<pid>/stat.
+double cpu_us(int pid) {
+  std::string base = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(base.c_str());
+  if (!d)
+    return cpu_us_ticks(pid);
+  double ns = 0;
+  bool any = false;
+  while (auto* e = ::readdir(d)) {
+    if (e->d_name[0] == '.')
+      continue;
+    std::ifstream f(base + "/" + e->d_name + "/schedstat");
+    double run = 0;
+    if (f >> run) {
+      ns += run;
+      any = true;
+    }
+  }
+  ::closedir(d);
+  return any ? ns / 1e3 : cpu_us_ticks(pid);
+}
+
+/// A /proc/<pid>/status size field (VmHWM: peak resident set, VmRSS:
+/// now) in MB.
+double status_mb(int pid, const std::string& field = "VmHWM:") {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(field, 0) == 0)
+      return std::stod(line.substr(field.size())) / 1024.0;
   return 0;
+}
+double peak_rss_mb(int pid) { return status_mb(pid); }
+
+/// The load's bounds on stderr, for `perf record -p <pid>` / `perf report
+/// --pid`: which server process, CLOCK_MONOTONIC seconds (perf -k mono).
+void note_phase(const std::string& name, int pid, const char* what) {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  std::fprintf(stderr, "[%s] server pid %d: %s at %.6f\n", name.c_str(), pid, what,
+               double(ts.tv_sec) + double(ts.tv_nsec) / 1e9);
 }
 
 std::string load_average() {
@@ -189,6 +227,7 @@ struct result {
   double window_s = 0;          // first trace -> last on disk
   double server_cpu_us = 0;     // over the window, idle subtracted
   double idle_us_per_s = 0;
+  double idle_rss_mb = 0;       // VmRSS before the load
   double peak_rss_mb = 0;
   double traces_per_s() const { return window_s > 0 ? traces / window_s : 0; }
   double cpu_us_per_trace() const { return traces > 0 ? server_cpu_us / traces : 0; }
@@ -230,11 +269,16 @@ double wait_on_disk(const std::string& path, int n, int& seen) {
 std::unique_ptr<ht::test::child_process> start_our_server(const std::string& bootstrap,
                                                          const std::string& dir,
                                                          std::string& key) {
-  auto p = std::make_unique<ht::test::child_process>(
-    HT_SERVER_BINARY,
-    std::vector<std::string>{"--bootstrap=" + bootstrap, "--host=127.0.0.1",
-                             "--port=" + std::to_string(free_port()), "--folder=logs"},
-    dir);
+  std::vector<std::string> args{"--bootstrap=" + bootstrap, "--host=127.0.0.1",
+                                "--port=" + std::to_string(free_port()), "--folder=logs"};
+  // HT_BENCH_SERVER_ARGS: more options for our server, space-separated
+  // (e.g. CAF's --scheduler.max-threads=2), to compare settings.
+  if (const char* extra = std::getenv("HT_BENCH_SERVER_ARGS")) {
+    std::istringstream in(extra);
+    for (std::string a; in >> a;)
+      args.push_back(a);
+  }
+  auto p = std::make_unique<ht::test::child_process>(HT_SERVER_BINARY, args, dir);
   if (!p->wait_for("server started on ", 60) || !p->wait_for("\n", 5))
     throw std::runtime_error("our server did not announce itself: " + p->output);
   std::smatch m;
@@ -252,6 +296,8 @@ result run_js_client(const std::string& name, int server_pid, const std::string&
   r.traces = n;
   std::this_thread::sleep_for(300ms);
   r.idle_us_per_s = idle_rate(server_pid, 2000ms);
+  r.idle_rss_mb = status_mb(server_pid, "VmRSS:");
+  note_phase(name, server_pid, "client starts");
   ht::test::node_process client("../../bench/hyperdht/e2e-client.js",
                                 {bootstrap, server_key, seed_hex(7), std::to_string(n), "4242"});
   double connecting = 0, open = 0, ready = 0, first = 0, cpu_first = 0;
@@ -268,6 +314,7 @@ result run_js_client(const std::string& name, int server_pid, const std::string&
     else if (step == "first") {
       first = t;
       cpu_first = cpu_us(server_pid);
+      note_phase(name, server_pid, "first trace");
     } else if (step == "connection-error") {
       std::cerr << name << ": connection error " << line.dump() << "\n";
     }
@@ -277,6 +324,7 @@ result run_js_client(const std::string& name, int server_pid, const std::string&
   int seen = 0;
   double last = wait_on_disk(log_path, n, seen);
   double cpu_last = cpu_us(server_pid);
+  note_phase(name, server_pid, "last trace on disk");
   r.peak_rss_mb = peak_rss_mb(server_pid);
   if (last == 0) {
     r.why = "only " + std::to_string(seen) + " of " + std::to_string(n) + " traces on disk";
@@ -298,6 +346,8 @@ result run_cpp_client(const std::string& name, int server_pid, const std::string
   r.traces = n;
   std::this_thread::sleep_for(300ms);
   r.idle_us_per_s = idle_rate(server_pid, 2000ms);
+  r.idle_rss_mb = status_mb(server_pid, "VmRSS:");
+  note_phase(name, server_pid, "client starts");
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
@@ -344,6 +394,7 @@ result run_cpp_client(const std::string& name, int server_pid, const std::string
   r.connect_ready_ms = -1;  // not observable from outside the client
 
   double first = wall_ms(), cpu_first = cpu_us(server_pid);
+  note_phase(name, server_pid, "first trace");
   for (int i = 0; i < n; ++i) {
     ht::manual_trace t;
     t.id = "enter";
@@ -358,6 +409,7 @@ result run_cpp_client(const std::string& name, int server_pid, const std::string
   int seen = 0;
   double last = wait_on_disk(log_path, n, seen);
   double cpu_last = cpu_us(server_pid);
+  note_phase(name, server_pid, "last trace on disk");
   r.peak_rss_mb = peak_rss_mb(server_pid);
   if (last == 0) {
     r.why = "only " + std::to_string(seen) + " of " + std::to_string(n) + " traces on disk (client dropped " +
@@ -376,14 +428,15 @@ result run_cpp_client(const std::string& name, int server_pid, const std::string
 
 void print(const result& r) {
   if (!r.ok) {
-    std::printf("%-34s  FAILED: %s\n", r.name.c_str(), r.why.c_str());
+    std::printf("%-26s  FAILED: %s\n", r.name.c_str(), r.why.c_str());
     return;
   }
   char ready[32] = "-";
   if (r.connect_ready_ms >= 0)
     std::snprintf(ready, sizeof ready, "%.1f", r.connect_ready_ms);
-  std::printf("%-34s %10.0f %10.2f %9.1f %8.1f %8s %8.0f\n", r.name.c_str(), r.traces_per_s(),
-              r.cpu_us_per_trace(), r.peak_rss_mb, r.connect_open_ms, ready, r.idle_us_per_s);
+  std::printf("%-26s %9.0f %9.2f %8.1f %8.1f %8.1f %8s %9.0f\n", r.name.c_str(), r.traces_per_s(),
+              r.cpu_us_per_trace(), r.peak_rss_mb, r.idle_rss_mb, r.connect_open_ms, ready,
+              r.idle_us_per_s);
 }
 
 const char* met(bool b) { return b ? "met" : "NOT met"; }
@@ -419,7 +472,11 @@ int main(int argc, char** argv) {
       results.push_back(run_js_client("JS Client -> our server", server->pid, bootstrap, key,
                                       dir + "/logs/" + js_client + ".log", n));
     }
-    {
+    if (std::getenv("HT_BENCH_NO_JS")) {
+      results.push_back(result{});
+      results.back().name = "JS Client -> JS Server";
+      results.back().why = "skipped (HT_BENCH_NO_JS)";
+    } else {
       std::string dir = root / "js";
       ::mkdir(dir.c_str(), 0700);
       ht::test::node_process server("hd-server-peer.js", {"jsserver", bootstrap, dir, seed_hex(8)});
@@ -444,13 +501,14 @@ int main(int argc, char** argv) {
 
   std::printf("\nend to end over HyperDHT on 127.0.0.1, one connection, %d traces (load average after: %s)\n",
               n, load_average().c_str());
-  std::printf("%-34s %10s %10s %9s %8s %8s %8s\n", "client -> server", "traces/s", "srv µs/tr",
-              "peak MB", "open ms", "ready ms", "idle µs/s");
+  std::printf("%-26s %9s %9s %8s %8s %8s %8s %9s\n", "client -> server", "traces/s", "µs/trace",
+              "peak MB", "idle MB", "open ms", "ready ms", "idle µs/s");
   for (const auto& r : results)
     print(r);
-  std::printf("(traces/s: first trace handed to the client -> last on disk; srv µs/tr: server process CPU over\n"
-              " that window minus its idle rate; peak MB: server VmHWM; open/ready: connect call -> connection\n"
-              " up / -> server's session handshake; idle: the server's CPU µs per s before the load)\n");
+  std::printf("(traces/s: first trace handed to the client -> last on disk; µs/trace: server process CPU over\n"
+              " that window minus its idle rate; peak MB: server VmHWM; idle MB: server VmRSS before the load;\n"
+              " open/ready: connect call -> connection up / -> server's session handshake; idle µs/s: the server's\n"
+              " CPU per second before the load)\n");
 
   const auto& ours = results[0];
   const auto& js = results[1];
