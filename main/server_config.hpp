@@ -2,7 +2,9 @@
 // The server binary's options, through CAF's configuration machinery: every
 // option is a CLI flag (--folder=...) and a key of the optional config file
 // (caf-application.ini, or --config-file=...). --help lists them.
+#include <algorithm>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_system_config.hpp>
@@ -27,6 +29,16 @@ struct server_app_config : caf::actor_system_config {
   size_t max_message_bytes = 1u << 20;
 
   server_app_config() {
+    // The scheduler (the flag and ini key still override it). CAF 0.17
+    // starts max(cores, 4) workers; on a 2-core machine the 2 extra workers
+    // only add idle polling and context switches (bench_e2e, bench/hyperdht:
+    // about 8.5 µs of server CPU per trace with 4 workers, 5.5-7.3 µs with
+    // 2). One worker per core, at least 2. The idle poll itself
+    // (work-stealing.moderate-poll-attempts, 500 polls 50 µs apart) costs
+    // more still, but lowering it made the JS-client interop test slow more
+    // often (docs/hyperdht.md, End-to-end benchmark), so it stays CAF's.
+    set("scheduler.max-threads",
+        static_cast<size_t>(std::max(2u, std::thread::hardware_concurrency())));
     opt_group{custom_options_, "global"}
       .add(folder, "folder", "folder for <client key hex>.log files")
       .add(keys, "keys", "key pair file (JSON, as the JS server writes it)")

@@ -2,6 +2,7 @@
 // keys.dat, the start line, orderly exit on SIGTERM/SIGINT, clear errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -178,6 +179,27 @@ TEST_CASE("unknown options are rejected and --help lists the options", "[scenari
                      "--rotate-keep", "--memory-cap", "--max-message-bytes",
                      "--config-file"})
       CHECK(srv.output.find(opt) != std::string::npos);
+  }
+  struct stat st;
+  CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
+}
+
+TEST_CASE("the scheduler defaults to one worker per core (at least 2); the flag overrides",
+          "[scenario]") {
+  // CAF's own default, max(cores, 4) workers, costs the server CPU in idle
+  // polling on small machines (bench/hyperdht, docs/hyperdht.md).
+  ht::test::temp_dir dir{"ht-bin"};
+  const std::string cores =
+    std::to_string(std::max(2u, std::thread::hardware_concurrency()));
+  {
+    server_process srv({"--dump-config"}, dir.path());
+    CHECK(srv.wait_exit() == 0);
+    CHECK(srv.output.find("max-threads = " + cores + "\n") != std::string::npos);
+  }
+  {
+    server_process srv({"--dump-config", "--scheduler.max-threads=3"}, dir.path());
+    CHECK(srv.wait_exit() == 0);
+    CHECK(srv.output.find("max-threads = 3\n") != std::string::npos);
   }
   struct stat st;
   CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
