@@ -24,7 +24,7 @@ struct node_state {
   std::unique_ptr<rpc::node> node;
   std::vector<udx_socket_actor> sockets;
   std::vector<udx_endpoint> bound;        // per socket, once it answered
-  std::vector<udx_backlog_ptr> backlogs;  // per socket
+  std::vector<udx_handler_backlog_ptr> backlogs;  // per socket
   std::unordered_map<uint64_t, dht_command_handler_actor> handlers;
   std::unordered_map<uint64_t, caf::typed_response_promise<rpc::reply>> requests;
   std::unordered_map<uint64_t, query_owner> queries;
@@ -189,18 +189,7 @@ void on_datagram(node_ptr self, uint8_t socket, const udx_endpoint& from,
   // The socket counted this datagram into our backlog when it handed it
   // over; it is processed now.
   if (socket < st.backlogs.size())
-    dht_detail::datagram_processed(*st.backlogs[socket], data.size());
-}
-
-/// Forwards socket n's datagrams to the node with the index added: the
-/// datagram handler API carries no socket identity.
-udx_datagram_handler_actor::behavior_type
-socket_tagger(udx_datagram_handler_actor::pointer, dht_node_actor node, uint8_t index) {
-  return {
-    [=](udx_recv_atom, udx_endpoint& from, bytes& data) {
-      caf::anon_send(node, udx_recv_atom::value, index, std::move(from), std::move(data));
-    },
-  };
+    dht_detail::datagram_processed(*st.backlogs[socket], from, data.size());
 }
 
 dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
@@ -210,14 +199,15 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
   st.node = std::make_unique<rpc::node>(opts.config, now_of(self));
   for (size_t i = 0; i < st.sockets.size(); ++i) {
     auto& sock = st.sockets[i];
-    st.backlogs.push_back(std::make_shared<udx_backlog>());
-    udx_datagram_handler_actor handler;
-    if (i == 0)
-      handler = caf::actor_cast<udx_datagram_handler_actor>(self);
-    else
-      handler = self->spawn<caf::linked>(
-        socket_tagger, caf::actor_cast<dht_node_actor>(self), static_cast<uint8_t>(i));
-    dht_detail::set_datagram_handler(self, sock, handler, st.backlogs.back());
+    // A seeded node is deterministic down to which hosts share a
+    // per-source slot of the backlog.
+    uint64_t seed = opts.config.seed ? opts.config.seed + i + 1 : 0;
+    st.backlogs.push_back(std::make_shared<udx_handler_backlog>(seed));
+    // Socket i tags its batches with i: the node tells its sockets apart
+    // without a forwarding actor in between.
+    dht_detail::set_datagram_handler(self, sock,
+                                     caf::actor_cast<udx_datagram_handler_actor>(self),
+                                     st.backlogs.back(), static_cast<uint8_t>(i));
     self->request(sock, caf::infinite, udx_address_atom::value)
       .then([self, i](const udx_endpoint& e) { self->state.bound[i] = e; });
     // A socket that goes away takes the node with it (a link would too,
@@ -352,17 +342,11 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       st.requests.clear();
       self->quit();
     },
-    [=](udx_recv_atom, const udx_endpoint& from, const bytes& data) {
-      on_datagram(self, 0, from, data);
-      pump(self);
-    },
-    [=](udx_recv_atom, const udx_datagrams& batch) {
+    [=](udx_recv_atom, uint8_t socket, const udx_datagrams& batch) {
+      // One receive batch of one socket: processed in one go, its replies
+      // leave in one flush.
       for (auto& d : batch)
-        on_datagram(self, 0, d.from, d.data);
-      pump(self);
-    },
-    [=](udx_recv_atom, uint8_t socket, const udx_endpoint& from, const bytes& data) {
-      on_datagram(self, socket, from, data);
+        on_datagram(self, socket, d.from, d.data);
       pump(self);
     },
     [=](flush_atom) { flush_outbox(self); },
