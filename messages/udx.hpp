@@ -185,6 +185,10 @@ typename Inspector::result_type inspect(Inspector& f, udx_socket_info& x) {
 using udx_socket_actor = caf::typed_actor<
   // Sends datagrams to one destination (sendmmsg batches on Linux).
   caf::reacts_to<udx_send_atom, udx_endpoint, std::vector<bytes>>,
+  // Sends each datagram to its own destination (the `from` field names the
+  // destination here), in order, in as few sendmmsg calls as the kernel
+  // takes: the replies to one receive batch leave in one message.
+  caf::reacts_to<udx_send_atom, udx_datagrams>,
   // Routes UDX packets with this stream id to the sink; false if the id is
   // taken. The backlog counter may be null (no accounting).
   caf::replies_to<udx_register_atom, uint32_t, udx_packet_sink_actor,

@@ -119,41 +119,30 @@ void dispatch(node_ptr self, rpc::event& ev) {
 }
 
 /// Hands everything the core queued to the socket(s): one udx_send per
-/// destination, in the order the core queued them.
+/// socket whatever the destinations (the socket sends them with as few
+/// sendmmsg calls as the kernel takes), in the order the core queued them.
 void flush_outbox(node_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.outbox.empty())
     return;
-  struct group {
-    uint8_t socket;
-    rpc::ipv4_address to;
-    std::vector<bytes> datagrams;
-  };
-  std::vector<group> groups;
+  std::vector<udx_datagrams> per_socket(st.sockets.size());
   for (auto& t : st.outbox) {
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) {
-      return x.socket == t.socket && x.to == t.to;
-    });
-    if (g == groups.end()) {
-      groups.push_back(group{t.socket, t.to, {}});
-      g = groups.end() - 1;
-    }
-    g->datagrams.push_back(std::move(t.data));
+    uint8_t family = t.socket < st.bound.size() ? st.bound[t.socket].family : 4;
+    per_socket[t.socket].push_back(udx_datagram{dht::to_endpoint(t.to, family), std::move(t.data)});
   }
   st.outbox.clear();
-  for (auto& g : groups) {
-    uint8_t family = g.socket < st.bound.size() ? st.bound[g.socket].family : 4;
-    self->send(st.sockets[g.socket], udx_send_atom::value, dht::to_endpoint(g.to, family),
-               std::move(g.datagrams));
-  }
+  for (size_t i = 0; i < per_socket.size(); ++i)
+    if (!per_socket[i].empty())
+      self->send(st.sockets[i], udx_send_atom::value, std::move(per_socket[i]));
 }
 
 /// Collects what the core wants sent, hands its events out and re-arms the
 /// timer. Runs after every input. Datagrams are not sent at once: a flush
 /// message to ourselves goes behind what is already in the mailbox, so a
-/// burst of requests is answered with one socket message (one sendmmsg)
-/// per destination instead of one per reply.
+/// burst of requests is answered with one socket message (one sendmmsg
+/// for up to 64 replies, whatever their destinations) instead of one per
+/// reply.
 void pump(node_ptr self) {
   auto& st = self->state;
   auto& node = *st.node;

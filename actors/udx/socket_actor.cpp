@@ -236,6 +236,20 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
       if (waiting)
         core->wake(); // the I/O thread flushes on POLLOUT
     },
+    [=](udx_send_atom, udx_datagrams& datagrams) {
+      bool waiting;
+      {
+        std::lock_guard<std::mutex> guard{core->send_mtx};
+        for (auto& d : datagrams) {
+          sockaddr_storage sa;
+          socklen_t len = udx_detail::to_sockaddr(d.from, sa);
+          core->sendq.push(sa, len, std::move(d.data));
+        }
+        waiting = core->sendq.flush(core->send_fn);
+      }
+      if (waiting)
+        core->wake();
+    },
     [=](udx_register_atom, uint32_t id, udx_packet_sink_actor sink,
         udx_backlog_ptr backlog) {
       std::lock_guard<std::mutex> guard{core->mtx};

@@ -82,6 +82,16 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
           self->delayed_send(dest, delay, udx_recv_atom::value, local, d);
       }
     },
+    [=](udx_send_atom, udx_datagrams& datagrams) {
+      for (auto& d : datagrams) {
+        auto dest = net->find(d.from);
+        auto delays = net->fate();
+        if (!dest)
+          continue;
+        for (auto delay : delays)
+          self->delayed_send(dest, delay, udx_recv_atom::value, local, d.data);
+      }
+    },
     [=](udx_recv_atom, const udx_endpoint& from, bytes& data) {
       auto& st = self->state;
       // Over a receiver's backlog cap: dropped and counted, as the real

@@ -324,3 +324,55 @@ TEST_CASE("udx sockets: a full kernel send buffer (EAGAIN) neither blocks the ac
   ::close(rfd);
   caf::anon_send_exit(*sock, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("udx sockets: datagrams to several destinations leave in one sendmmsg", "[interop]") {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  std::atomic<int> calls{0};
+  std::atomic<unsigned> largest{0};
+  udx_socket_options o;
+  o.host = "127.0.0.1";
+  o.send_hook = [&](int fd, mmsghdr* m, unsigned n) -> int {
+    ++calls;
+    largest = std::max(largest.load(), n);
+    return ::sendmmsg(fd, m, n, MSG_DONTWAIT);
+  };
+  auto sock = spawn_udx_socket(sys, o);
+  REQUIRE(sock);
+  caf::scoped_actor self{sys};
+  // Three receivers; 30 datagrams interleaved over them, as a node's
+  // replies to one receive batch from several peers.
+  int fds[3];
+  udx_endpoint dests[3];
+  for (int i = 0; i < 3; ++i) {
+    fds[i] = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fds[i] >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fds[i], reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(fds[i], reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    dests[i] = udx_endpoint::parse("127.0.0.1", ntohs(a.sin_port));
+  }
+  udx_datagrams out;
+  for (int k = 0; k < 30; ++k)
+    out.push_back(udx_datagram{dests[k % 3], bytes(100, static_cast<uint8_t>(k))});
+  self->send(*sock, udx_send_atom::value, std::move(out));
+  socket_stats(self, *sock); // the send was handled once this is answered
+  CHECK(calls == 1);
+  CHECK(largest == 30);
+  // Each receiver got its ten, in order.
+  for (int i = 0; i < 3; ++i) {
+    for (int k = i; k < 30; k += 3) {
+      uint8_t buf[200];
+      pollfd p{fds[i], POLLIN, 0};
+      REQUIRE(::poll(&p, 1, 5000) == 1);
+      auto n = ::recv(fds[i], buf, sizeof buf, 0);
+      CHECK(n == 100);
+      CHECK(buf[0] == k);
+    }
+    ::close(fds[i]);
+  }
+  caf::anon_send_exit(*sock, caf::exit_reason::user_shutdown);
+}
