@@ -154,14 +154,10 @@ using dht_node_actor = caf::typed_actor<
   caf::reacts_to<dht_subscribe_atom, dht_event_sink_actor>,
   // Fails pending requests and queries (closing), then exits.
   caf::reacts_to<close_atom>,
-  // From socket 0: one datagram (the socket's datagram handler API).
-  caf::reacts_to<udx_recv_atom, udx_endpoint, bytes>,
-  // From socket n > 0, through a small forwarder that adds the index.
-  caf::reacts_to<udx_recv_atom, uint8_t, udx_endpoint, bytes>,
-  // From socket 0, a batch (one recvmmsg worth): processed in one go, the
-  // replies leave in one flush. For a socket that hands the handler batches
-  // (as it does stream actors); today's handler API is one per message.
-  caf::reacts_to<udx_recv_atom, udx_datagrams>,
+  // From socket n (the tag it was registered with): one receive batch
+  // (one recvmmsg's worth), processed in one go; the replies leave in one
+  // flush. This is the socket's datagram handler API.
+  caf::reacts_to<udx_recv_atom, uint8_t, udx_datagrams>,
   // The node's own timer (generation of the armed wake-up).
   caf::reacts_to<tick_atom, uint64_t>,
   // Internal: send what the core queued (after the mailbox's backlog).

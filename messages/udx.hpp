@@ -73,7 +73,7 @@ typename Inspector::result_type inspect(Inspector& f, udx_datagram& x) {
 
 using udx_datagrams = std::vector<udx_datagram>;
 
-/// Bytes a socket has handed to a stream actor (or to the datagram handler)
+/// Bytes a socket has handed to a stream actor
 /// that it has not processed yet: the socket adds each datagram's size
 /// before sending it, the receiver subtracts it after processing it. The
 /// socket drops datagrams for that receiver while this is over its cap, as
@@ -83,6 +83,11 @@ using udx_datagrams = std::vector<udx_datagram>;
 struct udx_backlog {
   std::atomic<int64_t> bytes{0};
 };
+using udx_backlog_ptr = std::shared_ptr<udx_backlog>;
+
+/// Receives the UDX packets of one registered stream id, in batches.
+using udx_packet_sink_actor =
+  caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_datagrams>>;
 
 /// What one datagram handed to a datagram handler costs against the
 /// handler's backlog: its bytes plus what queuing it costs (the mailbox
@@ -92,26 +97,76 @@ constexpr int64_t udx_handler_datagram_overhead = 128;
 constexpr int64_t udx_handler_cost(size_t datagram_bytes) {
   return static_cast<int64_t>(datagram_bytes) + udx_handler_datagram_overhead;
 }
+
+/// The datagram handler's backlog (bytes the socket handed it that it has
+/// not processed yet), counted in total and per source, so that one source
+/// flooding the socket cannot crowd out the others (docs/udx.md, "Bounded
+/// memory"; the rule is udx_handler_admit below).
+///
+/// A source is a *host*, not host:port: ports cost an attacker nothing (one
+/// machine can send from 60,000 of them), addresses cost real addresses.
+/// An IPv6 source is its /64, which one end site commonly gets whole.
+/// IPv4-mapped IPv6 (a dual-stack socket) is the IPv4 host.
+///
+/// Sources are counted in a fixed table of `slots` counters, the slot
+/// chosen by a hash keyed with this backlog's own key: memory stays the
+/// same whatever peers send, and which hosts share a slot (two hosts in one
+/// slot count as one source) cannot be chosen by someone who does not know
+/// the key. Shared in-process only, between the socket's I/O thread (which
+/// adds) and the handler (which subtracts), hence the atomics.
+struct udx_handler_backlog {
+  static constexpr size_t slots = 256;
+  std::atomic<int64_t> bytes{0};         // all sources
+  std::atomic<int64_t> active{0};        // slots holding bytes
+  std::array<std::atomic<int64_t>, slots> by_source{};
+  uint64_t key0 = 0, key1 = 0;
+
+  /// seed 0: a random key (std::random_device); else derived from seed
+  /// (deterministic scenarios).
+  explicit udx_handler_backlog(uint64_t seed = 0);
+  size_t slot_of(const udx_endpoint& from) const;
+};
+using udx_handler_backlog_ptr = std::shared_ptr<udx_handler_backlog>;
+
+/// However many sources are active, one may always hold this much (or the
+/// whole cap, if that is less): a peer can queue a few datagrams of any
+/// size even when a share would round to nothing.
+constexpr int64_t udx_handler_min_share_divisor = 64;
+constexpr int64_t udx_handler_min_share = udx_handler_cost(4096);
+
+/// The share of `cap` one source may hold while `others` other sources hold
+/// bytes: cap / (others + 2), i.e. an equal share with one share kept free
+/// for a source that holds nothing yet, so that a peer arriving during a
+/// flood finds room at once rather than after the flood is drained; never
+/// below max(cap / 64, udx_handler_min_share). (The total stays within cap
+/// in any case.)
+int64_t udx_handler_share(int64_t cap, int64_t others);
+
+/// The socket's admission rule for one datagram for the handler: admitted,
+/// and counted in the backlog, if its source stays within its share and the
+/// total within `cap`; otherwise the socket drops it (and counts the drop).
+/// The excess of a heavy source is thus dropped, not the datagrams of
+/// others. Empty datagrams are never admitted (they would cost nothing).
+bool udx_handler_admit(udx_handler_backlog& b, int64_t cap,
+                       const udx_endpoint& from, size_t datagram_bytes);
+
 /// A datagram handler calls this once it has processed a datagram the socket
-/// counted into its backlog.
-inline void udx_handler_release(udx_backlog& b, size_t datagram_bytes) {
-  b.bytes.fetch_sub(udx_handler_cost(datagram_bytes), std::memory_order_relaxed);
-}
-using udx_backlog_ptr = std::shared_ptr<udx_backlog>;
+/// admitted (with the same sender and size).
+void udx_handler_release(udx_handler_backlog& b, const udx_endpoint& from,
+                         size_t datagram_bytes);
 
-/// Receives the UDX packets of one registered stream id, in batches.
-using udx_packet_sink_actor =
-  caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_datagrams>>;
-
-/// Receives every other datagram of a socket (the DHT RPC layer), one per
-/// message. If it was registered with a backlog, it must subtract each
-/// datagram's size from it once it has processed that datagram.
+/// Receives every other datagram of a socket (the DHT RPC layer): one
+/// message per receive batch (one recvmmsg's worth), with the tag given at
+/// registration (a node with several sockets tells them apart by it, with no
+/// forwarding actor in between). If it was registered with a backlog, it
+/// must release each datagram (udx_handler_release) once it has processed
+/// it.
 using udx_datagram_handler_actor =
-  caf::typed_actor<caf::reacts_to<udx_recv_atom, udx_endpoint, bytes>>;
+  caf::typed_actor<caf::reacts_to<udx_recv_atom, uint8_t, udx_datagrams>>;
 
 /// Counters of one socket (docs/udx.md, "Bounded memory").
 struct udx_socket_info {
-  uint64_t handler_dropped = 0;   // datagrams for the handler dropped: its backlog was over the cap
+  uint64_t handler_dropped = 0;   // datagrams for the handler dropped: over the cap or their source's share
   uint64_t stream_dropped = 0;    // stream packets dropped: that stream's backlog was over the cap
   uint64_t send_would_block = 0;  // sends the kernel refused with EAGAIN (then queued)
   uint64_t send_dropped = 0;      // datagrams dropped: the send queue was full
@@ -130,15 +185,21 @@ typename Inspector::result_type inspect(Inspector& f, udx_socket_info& x) {
 using udx_socket_actor = caf::typed_actor<
   // Sends datagrams to one destination (sendmmsg batches on Linux).
   caf::reacts_to<udx_send_atom, udx_endpoint, std::vector<bytes>>,
+  // Sends each datagram to its own destination (the `from` field names the
+  // destination here), in order, in as few sendmmsg calls as the kernel
+  // takes: the replies to one receive batch leave in one message.
+  caf::reacts_to<udx_send_atom, udx_datagrams>,
   // Routes UDX packets with this stream id to the sink; false if the id is
   // taken. The backlog counter may be null (no accounting).
   caf::replies_to<udx_register_atom, uint32_t, udx_packet_sink_actor,
                   udx_backlog_ptr>::with<bool>,
   caf::reacts_to<udx_unregister_atom, uint32_t>,
-  // Sets the receiver of non-stream datagrams (replaces the previous one).
-  // With a backlog, datagrams for it are dropped (and counted) while the
-  // backlog is over the socket's cap; null: no accounting, no cap.
-  caf::reacts_to<udx_handler_atom, udx_datagram_handler_actor, udx_backlog_ptr>,
+  // Sets the receiver of non-stream datagrams (replaces the previous one)
+  // and the tag its batches carry. With a backlog, datagrams for it are
+  // admitted by udx_handler_admit (per-source share of the socket's cap),
+  // the others dropped and counted; null: no accounting, no cap.
+  caf::reacts_to<udx_handler_atom, udx_datagram_handler_actor,
+                 udx_handler_backlog_ptr, uint8_t>,
   caf::replies_to<udx_stats_atom>::with<udx_socket_info>,
   // The bound local address (port resolved when 0 was asked for).
   caf::replies_to<udx_address_atom>::with<udx_endpoint>>;
@@ -205,3 +266,4 @@ using udx_stream_actor = caf::typed_actor<
 } // namespace ht
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ht::udx_backlog_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ht::udx_handler_backlog_ptr)

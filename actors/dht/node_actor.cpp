@@ -24,7 +24,7 @@ struct node_state {
   std::unique_ptr<rpc::node> node;
   std::vector<udx_socket_actor> sockets;
   std::vector<udx_endpoint> bound;        // per socket, once it answered
-  std::vector<udx_backlog_ptr> backlogs;  // per socket
+  std::vector<udx_handler_backlog_ptr> backlogs;  // per socket
   std::unordered_map<uint64_t, dht_command_handler_actor> handlers;
   std::unordered_map<uint64_t, caf::typed_response_promise<rpc::reply>> requests;
   std::unordered_map<uint64_t, query_owner> queries;
@@ -119,41 +119,30 @@ void dispatch(node_ptr self, rpc::event& ev) {
 }
 
 /// Hands everything the core queued to the socket(s): one udx_send per
-/// destination, in the order the core queued them.
+/// socket whatever the destinations (the socket sends them with as few
+/// sendmmsg calls as the kernel takes), in the order the core queued them.
 void flush_outbox(node_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.outbox.empty())
     return;
-  struct group {
-    uint8_t socket;
-    rpc::ipv4_address to;
-    std::vector<bytes> datagrams;
-  };
-  std::vector<group> groups;
+  std::vector<udx_datagrams> per_socket(st.sockets.size());
   for (auto& t : st.outbox) {
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) {
-      return x.socket == t.socket && x.to == t.to;
-    });
-    if (g == groups.end()) {
-      groups.push_back(group{t.socket, t.to, {}});
-      g = groups.end() - 1;
-    }
-    g->datagrams.push_back(std::move(t.data));
+    uint8_t family = t.socket < st.bound.size() ? st.bound[t.socket].family : 4;
+    per_socket[t.socket].push_back(udx_datagram{dht::to_endpoint(t.to, family), std::move(t.data)});
   }
   st.outbox.clear();
-  for (auto& g : groups) {
-    uint8_t family = g.socket < st.bound.size() ? st.bound[g.socket].family : 4;
-    self->send(st.sockets[g.socket], udx_send_atom::value, dht::to_endpoint(g.to, family),
-               std::move(g.datagrams));
-  }
+  for (size_t i = 0; i < per_socket.size(); ++i)
+    if (!per_socket[i].empty())
+      self->send(st.sockets[i], udx_send_atom::value, std::move(per_socket[i]));
 }
 
 /// Collects what the core wants sent, hands its events out and re-arms the
 /// timer. Runs after every input. Datagrams are not sent at once: a flush
 /// message to ourselves goes behind what is already in the mailbox, so a
-/// burst of requests is answered with one socket message (one sendmmsg)
-/// per destination instead of one per reply.
+/// burst of requests is answered with one socket message (one sendmmsg
+/// for up to 64 replies, whatever their destinations) instead of one per
+/// reply.
 void pump(node_ptr self) {
   auto& st = self->state;
   auto& node = *st.node;
@@ -189,18 +178,7 @@ void on_datagram(node_ptr self, uint8_t socket, const udx_endpoint& from,
   // The socket counted this datagram into our backlog when it handed it
   // over; it is processed now.
   if (socket < st.backlogs.size())
-    dht_detail::datagram_processed(*st.backlogs[socket], data.size());
-}
-
-/// Forwards socket n's datagrams to the node with the index added: the
-/// datagram handler API carries no socket identity.
-udx_datagram_handler_actor::behavior_type
-socket_tagger(udx_datagram_handler_actor::pointer, dht_node_actor node, uint8_t index) {
-  return {
-    [=](udx_recv_atom, udx_endpoint& from, bytes& data) {
-      caf::anon_send(node, udx_recv_atom::value, index, std::move(from), std::move(data));
-    },
-  };
+    dht_detail::datagram_processed(*st.backlogs[socket], from, data.size());
 }
 
 dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
@@ -210,14 +188,15 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
   st.node = std::make_unique<rpc::node>(opts.config, now_of(self));
   for (size_t i = 0; i < st.sockets.size(); ++i) {
     auto& sock = st.sockets[i];
-    st.backlogs.push_back(std::make_shared<udx_backlog>());
-    udx_datagram_handler_actor handler;
-    if (i == 0)
-      handler = caf::actor_cast<udx_datagram_handler_actor>(self);
-    else
-      handler = self->spawn<caf::linked>(
-        socket_tagger, caf::actor_cast<dht_node_actor>(self), static_cast<uint8_t>(i));
-    dht_detail::set_datagram_handler(self, sock, handler, st.backlogs.back());
+    // A seeded node is deterministic down to which hosts share a
+    // per-source slot of the backlog.
+    uint64_t seed = opts.config.seed ? opts.config.seed + i + 1 : 0;
+    st.backlogs.push_back(std::make_shared<udx_handler_backlog>(seed));
+    // Socket i tags its batches with i: the node tells its sockets apart
+    // without a forwarding actor in between.
+    dht_detail::set_datagram_handler(self, sock,
+                                     caf::actor_cast<udx_datagram_handler_actor>(self),
+                                     st.backlogs.back(), static_cast<uint8_t>(i));
     self->request(sock, caf::infinite, udx_address_atom::value)
       .then([self, i](const udx_endpoint& e) { self->state.bound[i] = e; });
     // A socket that goes away takes the node with it (a link would too,
@@ -352,17 +331,11 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       st.requests.clear();
       self->quit();
     },
-    [=](udx_recv_atom, const udx_endpoint& from, const bytes& data) {
-      on_datagram(self, 0, from, data);
-      pump(self);
-    },
-    [=](udx_recv_atom, const udx_datagrams& batch) {
+    [=](udx_recv_atom, uint8_t socket, const udx_datagrams& batch) {
+      // One receive batch of one socket: processed in one go, its replies
+      // leave in one flush.
       for (auto& d : batch)
-        on_datagram(self, 0, d.from, d.data);
-      pump(self);
-    },
-    [=](udx_recv_atom, uint8_t socket, const udx_endpoint& from, const bytes& data) {
-      on_datagram(self, socket, from, data);
+        on_datagram(self, socket, d.from, d.data);
       pump(self);
     },
     [=](flush_atom) { flush_outbox(self); },

@@ -11,15 +11,18 @@ constexpr unsigned batch_size = 64; // datagrams per sendmmsg
 
 bool send_queue::send(const sockaddr_storage& to, socklen_t len,
                       std::vector<bytes>&& datagrams, const send_fn& fn) {
-  for (auto& d : datagrams) {
-    if (bytes_ + d.size() > cap_) {
-      ++dropped;
-      continue;
-    }
-    bytes_ += d.size();
-    queue_.push_back(item{to, len, std::move(d)});
-  }
+  for (auto& d : datagrams)
+    push(to, len, std::move(d));
   return flush(fn);
+}
+
+void send_queue::push(const sockaddr_storage& to, socklen_t len, bytes&& datagram) {
+  if (bytes_ + datagram.size() > cap_) {
+    ++dropped;
+    return;
+  }
+  bytes_ += datagram.size();
+  queue_.push_back(item{to, len, std::move(datagram)});
 }
 
 bool send_queue::flush(const send_fn& fn, unsigned max_calls) {

@@ -33,6 +33,9 @@ public:
   /// left waiting (the caller arranges a flush on POLLOUT).
   bool send(const sockaddr_storage& to, socklen_t len, std::vector<bytes>&& datagrams,
             const send_fn& fn);
+  /// Queues one datagram without sending (then flush: several destinations
+  /// leave in one sendmmsg).
+  void push(const sockaddr_storage& to, socklen_t len, bytes&& datagram);
   /// Sends what waits until the queue is empty, the kernel says EAGAIN or
   /// `max_calls` sendmmsg calls were made (so a caller holding a lock
   /// releases it now and then). Returns true if datagrams are left waiting.

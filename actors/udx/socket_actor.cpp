@@ -42,7 +42,8 @@ struct socket_core {
   std::mutex mtx;
   std::unordered_map<uint32_t, route> routes;
   udx_datagram_handler_actor handler;
-  udx_backlog_ptr handler_backlog;
+  udx_handler_backlog_ptr handler_backlog;
+  uint8_t handler_tag = 0;
   std::atomic<uint64_t> handler_dropped{0};
   std::atomic<uint64_t> stream_dropped{0};
   // The send path: the socket is non-blocking; the lock is only ever held
@@ -147,11 +148,13 @@ void socket_core::dispatch(udx_datagrams& batch) {
   std::vector<std::pair<route, udx_datagrams>> per_stream;
   std::vector<udx_datagram> others;
   udx_datagram_handler_actor h;
-  udx_backlog_ptr hb;
+  udx_handler_backlog_ptr hb;
+  uint8_t tag;
   {
     std::lock_guard<std::mutex> guard{mtx};
     h = handler;
     hb = handler_backlog;
+    tag = handler_tag;
     for (auto& d : batch) {
       const uint8_t* p = d.data.data();
       auto it = udx::looks_like_udx(p, d.data.size())
@@ -186,27 +189,27 @@ void socket_core::dispatch(udx_datagrams& batch) {
     }
     caf::anon_send(r.sink, udx_recv_atom::value, std::move(datagrams));
   }
-  if (!h)
+  if (!h || others.empty())
     return;
+  // One message for the handler per batch: a burst costs the handler one
+  // wake-up, not one per datagram.
+  udx_datagrams admitted;
+  admitted.reserve(others.size());
   for (auto& d : others) {
-    if (d.data.empty()) {
-      // Nothing above UDP reads an empty datagram, and it would cost the
-      // handler's backlog nothing: uncapped mailbox growth.
+    // Empty datagrams are read by nothing above UDP and would cost the
+    // handler's backlog nothing: dropped. Over the cap or over its
+    // source's share (a peer flooding us, or the handler behind): dropped
+    // too, so the handler's mailbox cannot grow without bound and one
+    // source cannot take the room of others. DHT RPC retries; a drop is a
+    // lost datagram.
+    if (d.data.empty() || (hb && !udx_handler_admit(*hb, handler_cap, d.from, d.data.size()))) {
       ++handler_dropped;
       continue;
     }
-    if (hb) {
-      auto size = udx_handler_cost(d.data.size());
-      if (hb->bytes.load(std::memory_order_relaxed) + size > handler_cap) {
-        // The handler is behind (or a peer floods us): its mailbox must not
-        // grow without bound. DHT RPC retries; a drop is a lost datagram.
-        ++handler_dropped;
-        continue;
-      }
-      hb->bytes.fetch_add(size, std::memory_order_relaxed);
-    }
-    caf::anon_send(h, udx_recv_atom::value, d.from, std::move(d.data));
+    admitted.push_back(std::move(d));
   }
+  if (!admitted.empty())
+    caf::anon_send(h, udx_recv_atom::value, tag, std::move(admitted));
 }
 
 struct socket_state {
@@ -233,6 +236,20 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
       if (waiting)
         core->wake(); // the I/O thread flushes on POLLOUT
     },
+    [=](udx_send_atom, udx_datagrams& datagrams) {
+      bool waiting;
+      {
+        std::lock_guard<std::mutex> guard{core->send_mtx};
+        for (auto& d : datagrams) {
+          sockaddr_storage sa;
+          socklen_t len = udx_detail::to_sockaddr(d.from, sa);
+          core->sendq.push(sa, len, std::move(d.data));
+        }
+        waiting = core->sendq.flush(core->send_fn);
+      }
+      if (waiting)
+        core->wake();
+    },
     [=](udx_register_atom, uint32_t id, udx_packet_sink_actor sink,
         udx_backlog_ptr backlog) {
       std::lock_guard<std::mutex> guard{core->mtx};
@@ -242,10 +259,12 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
       std::lock_guard<std::mutex> guard{core->mtx};
       core->routes.erase(id);
     },
-    [=](udx_handler_atom, udx_datagram_handler_actor h, udx_backlog_ptr backlog) {
+    [=](udx_handler_atom, udx_datagram_handler_actor h, udx_handler_backlog_ptr backlog,
+        uint8_t tag) {
       std::lock_guard<std::mutex> guard{core->mtx};
       core->handler = std::move(h);
       core->handler_backlog = std::move(backlog);
+      core->handler_tag = tag;
     },
     [=](udx_stats_atom) {
       udx_socket_info info;

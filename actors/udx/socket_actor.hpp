@@ -25,9 +25,10 @@ struct udx_socket_options {
   // are dropped (as a full kernel buffer would).
   int64_t stream_backlog_cap = 8 << 20;
   // For the datagram handler (DHT RPC), when it was registered with a
-  // backlog: datagrams it has not processed yet beyond this are dropped and
+  // backlog: datagrams it has not processed yet beyond this, or beyond
+  // their source host's share of it (udx_handler_admit), are dropped and
   // counted (udx_socket_info::handler_dropped), so a flood of non-stream
-  // datagrams cannot grow its mailbox.
+  // datagrams cannot grow its mailbox nor crowd out other peers.
   int64_t handler_backlog_cap = 1 << 20;
   // Datagrams the kernel refused with EAGAIN wait in a queue flushed by the
   // I/O thread; beyond this many bytes they are dropped and counted.

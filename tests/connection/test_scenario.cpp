@@ -122,8 +122,8 @@ caf::behavior writer(caf::stateful_actor<writer_state>* self, connection_actor c
 
 udx_datagram_handler_actor::behavior_type
 early_catcher(udx_datagram_handler_actor::pointer, std::shared_ptr<udx_datagrams> early) {
-  return {[early](udx_recv_atom, const udx_endpoint& from, const bytes& d) {
-    early->push_back(udx_datagram{from, d});
+  return {[early](udx_recv_atom, uint8_t, const udx_datagrams& batch) {
+    early->insert(early->end(), batch.begin(), batch.end());
   }};
 }
 
@@ -220,7 +220,7 @@ TEST_CASE_METHOD(conn_fixture, "connection: packets that came before the passive
   // client's first packet overtakes the server's registration.
   auto early = std::make_shared<udx_datagrams>();
   udx_datagram_handler_actor catcher = sys.spawn(early_catcher, early);
-  caf::anon_send(sb, udx_handler_atom::value, catcher, udx_backlog_ptr{});
+  caf::anon_send(sb, udx_handler_atom::value, catcher, udx_handler_backlog_ptr{}, uint8_t{0});
   a = spawn_secret_stream_connection(sys, params_a());
   attach_a();
   caf::anon_send(a, write_atom::value, make_message(0, 0));

@@ -18,7 +18,7 @@ struct counter {
 
 udx_datagram_handler_actor::behavior_type counting_handler(udx_datagram_handler_actor::pointer,
                                                            std::shared_ptr<counter> c) {
-  return {[=](udx_recv_atom, udx_endpoint&, bytes&) { ++c->datagrams; }};
+  return {[=](udx_recv_atom, uint8_t, udx_datagrams& batch) { c->datagrams += batch.size(); }};
 }
 
 bytes internal_request(uint16_t tid, const rpc::ipv4_address& to, rpc::internal_command cmd,

@@ -1,9 +1,14 @@
-// A flood over real UDP: one source blasts requests at a node as fast as
-// sendmmsg goes while another peer's requests (with dht-rpc's retries) are
-// all answered, and what the socket hands the node but the node has not
+// A flood over real UDP: one source host blasts requests at a node as fast
+// as sendmmsg goes while another peer's requests (with dht-rpc's retries)
+// are answered, and what the socket hands the node but the node has not
 // processed yet stays bounded (the socket's handler backlog cap). The peer
-// is served only while the node keeps up with the flood (a release build):
-// the cap is per socket, not per source (see the ASan note below).
+// is served even when the node is much slower than the flood (the ASan
+// build): the socket admits per source host (udx_handler_admit), so the
+// flood is held to its share and its excess dropped, not the peer's.
+//
+// The flooder sends from 127.0.0.2, the nodes are on 127.0.0.1: a source
+// is a host, so a flood from the peer's own host would share its share.
+// Both are loopback addresses (nothing leaves the machine).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -67,8 +72,18 @@ TEST_CASE("dht node over UDP: a flood from one source leaves other peers served 
 
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> flooded{0};
+  constexpr uint64_t max_flood = 20'000'000;
+  std::atomic<bool> bind_failed{false};
   std::thread flooder([&] {
     int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1); // 127.0.0.2
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      bind_failed = true; // (Catch2 asserts only on the test's thread)
+      ::close(fd);
+      return;
+    }
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(victim.address.port);
@@ -87,7 +102,9 @@ TEST_CASE("dht node over UDP: a flood from one source leaves other peers served 
     }
     mmsghdr msgs[64];
     iovec iov[64];
-    while (!stop.load()) {
+    // Until the peer is done, at most max_flood datagrams (a count, so a
+    // slow build cannot make it run away).
+    while (!stop.load() && flooded.load() < max_flood) {
       for (int i = 0; i < 64; ++i) {
         iov[i] = {datagrams[size_t(i)].data(), datagrams[size_t(i)].size()};
         std::memset(&msgs[i], 0, sizeof msgs[i]);
@@ -105,8 +122,12 @@ TEST_CASE("dht node over UDP: a flood from one source leaves other peers served 
 
   // While the flood runs: 20 requests from the other peer at once, each
   // with dht-rpc's retries; the victim's backlog sampled meanwhile.
-  while (flooded.load() < 100000)
+  while (flooded.load() < 100000 && !bind_failed)
     std::this_thread::sleep_for(1ms);
+  if (bind_failed) {
+    flooder.join();
+    FAIL("cannot bind 127.0.0.2 for the flooder");
+  }
   std::atomic<int> answered{0}, failed{0};
   for (int i = 0; i < 20; ++i) {
     rpc::request_options o;
@@ -128,19 +149,21 @@ TEST_CASE("dht node over UDP: a flood from one source leaves other peers served 
                [](caf::error&) {});
     std::this_thread::sleep_for(10ms);
   }
+  uint64_t flooded_while_peer = flooded.load();
   stop = true;
   flooder.join();
   INFO("flooded " << flooded.load() << " datagrams; max backlog " << max_backlog
                   << " bytes; peer requests answered " << answered.load());
   CHECK(flooded.load() > 100000);
+  // The flood still ran when the peer's last request ended.
+  CHECK(flooded_while_peer < max_flood);
 #ifndef __SANITIZE_ADDRESS__
   CHECK(answered.load() == 20);
 #else
-  // Under ASan the node is slower than the flood: the backlog sits at the
-  // cap, and the socket drops by total bytes, not per source, so the peer's
-  // datagrams are dropped or wait behind a full backlog like the flood's.
-  // Per-source fairness in the socket would fix it; not checked here.
-  WARN("ASan build: peer requests answered during the flood: " << answered.load() << " of 20");
+  // Under ASan the node is far slower than the flood, so the flood's share
+  // of the backlog is always full; the peer's requests still get in (a
+  // retry may be lost to timing, hence a margin).
+  CHECK(answered.load() >= 18);
 #endif
   // the socket's default cap (udx_socket_options::handler_backlog_cap)
   // plus one recvmmsg batch

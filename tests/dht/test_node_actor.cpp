@@ -284,13 +284,16 @@ TEST_CASE_METHOD(three_nodes, "dht node: a batch of datagrams from a socket is a
   std::vector<bytes> got;
   auto handler = sys.spawn([&got](udx_datagram_handler_actor::pointer, int)
                              -> udx_datagram_handler_actor::behavior_type {
-    return {[&got](udx_recv_atom, udx_endpoint&, bytes& d) { got.push_back(d); }};
+    return {[&got](udx_recv_atom, uint8_t, udx_datagrams& batch) {
+      for (auto& d : batch)
+        got.push_back(d.data);
+    }};
   }, 0);
   dht_detail::anon_set_datagram_handler(sock, handler, nullptr);
   run();
   auto before = ask<dht_status>(sys, nodes[0].node, status_atom::value);
   run();
-  caf::anon_send(nodes[0].node, udx_recv_atom::value, batch);
+  caf::anon_send(nodes[0].node, udx_recv_atom::value, uint8_t{0}, batch);
   run_for(50ms);
   CHECK(got.size() == 10);
   auto after = ask<dht_status>(sys, nodes[0].node, status_atom::value);

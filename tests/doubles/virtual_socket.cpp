@@ -56,7 +56,8 @@ struct vsocket_state {
   virtual_socket_limits limits;
   std::unordered_map<uint32_t, vroute> routes;
   udx_datagram_handler_actor handler;
-  udx_backlog_ptr handler_backlog;
+  udx_handler_backlog_ptr handler_backlog;
+  uint8_t handler_tag = 0;
   udx_socket_info info;
   static inline const char* name = "udx_virtual_socket";
 };
@@ -81,11 +82,20 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
           self->delayed_send(dest, delay, udx_recv_atom::value, local, d);
       }
     },
+    [=](udx_send_atom, udx_datagrams& datagrams) {
+      for (auto& d : datagrams) {
+        auto dest = net->find(d.from);
+        auto delays = net->fate();
+        if (!dest)
+          continue;
+        for (auto delay : delays)
+          self->delayed_send(dest, delay, udx_recv_atom::value, local, d.data);
+      }
+    },
     [=](udx_recv_atom, const udx_endpoint& from, bytes& data) {
       auto& st = self->state;
       // Over a receiver's backlog cap: dropped and counted, as the real
-      // socket does (socket_actor.cpp); a datagram for the handler also
-      // costs the fixed udx_handler_datagram_overhead.
+      // socket does (socket_actor.cpp).
       auto over = [&](const udx_backlog_ptr& b, int64_t cap, int64_t size) {
         if (!b)
           return false;
@@ -110,21 +120,30 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
       }
       if (!st.handler)
         return;
+      // The real socket's rule for the handler: per-source share of the
+      // cap (udx_handler_admit), one message per receive batch (here each
+      // datagram arrives alone: a batch of one).
       if (data.empty() ||
-          over(st.handler_backlog, st.limits.handler_backlog_cap, udx_handler_cost(data.size()))) {
+          (st.handler_backlog &&
+           !udx_handler_admit(*st.handler_backlog, st.limits.handler_backlog_cap, from,
+                              data.size()))) {
         ++st.info.handler_dropped;
         return;
       }
-      self->send(st.handler, udx_recv_atom::value, from, std::move(data));
+      udx_datagrams batch;
+      batch.push_back(udx_datagram{from, std::move(data)});
+      self->send(st.handler, udx_recv_atom::value, st.handler_tag, std::move(batch));
     },
     [=](udx_register_atom, uint32_t id, udx_packet_sink_actor sink,
         udx_backlog_ptr backlog) {
       return self->state.routes.emplace(id, vroute{std::move(sink), std::move(backlog)}).second;
     },
     [=](udx_unregister_atom, uint32_t id) { self->state.routes.erase(id); },
-    [=](udx_handler_atom, udx_datagram_handler_actor h, udx_backlog_ptr backlog) {
+    [=](udx_handler_atom, udx_datagram_handler_actor h, udx_handler_backlog_ptr backlog,
+        uint8_t tag) {
       self->state.handler = std::move(h);
       self->state.handler_backlog = std::move(backlog);
+      self->state.handler_tag = tag;
     },
     [=](udx_stats_atom) { return self->state.info; },
     [=](udx_address_atom) { return self->state.local; },

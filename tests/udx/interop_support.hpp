@@ -136,14 +136,14 @@ hashing_handler(udx_stream_handler_actor::pointer, results_ptr r) {
 
 inline udx_datagram_handler_actor::behavior_type
 datagram_sink(udx_datagram_handler_actor::pointer, results_ptr r,
-              udx_backlog_ptr backlog) {
+              udx_handler_backlog_ptr backlog) {
   return {
-    [=](udx_recv_atom, const udx_endpoint& from, const bytes& b) {
-      if (backlog)
-        udx_handler_release(*backlog, b.size());
-      {
+    [=](udx_recv_atom, uint8_t, const udx_datagrams& batch) {
+      for (auto& d : batch) {
+        if (backlog)
+          udx_handler_release(*backlog, d.from, d.data.size());
         std::lock_guard<std::mutex> g{r->mtx};
-        r->datagrams.emplace_back(from, b);
+        r->datagrams.emplace_back(d.from, d.data);
       }
       r->cv.notify_all();
     },

@@ -53,12 +53,14 @@ recorder(udx_stream_handler_actor::pointer, record_ptr r) {
 /// size back after recording it (as the DHT actor does), unless `stuck`.
 inline udx_datagram_handler_actor::behavior_type
 datagram_recorder(udx_datagram_handler_actor::pointer, record_ptr r,
-                  udx_backlog_ptr backlog, bool stuck) {
+                  udx_handler_backlog_ptr backlog, bool stuck) {
   return {
-    [=](udx_recv_atom, const udx_endpoint& from, const bytes& b) {
-      r->with([&](stream_record& s) { s.datagrams.emplace_back(from, b); });
-      if (backlog && !stuck)
-        udx_handler_release(*backlog, b.size());
+    [=](udx_recv_atom, uint8_t, const udx_datagrams& batch) {
+      for (auto& d : batch) {
+        r->with([&](stream_record& s) { s.datagrams.emplace_back(d.from, d.data); });
+        if (backlog && !stuck)
+          udx_handler_release(*backlog, d.from, d.data.size());
+      }
     },
   };
 }

@@ -288,10 +288,10 @@ TEST_CASE_METHOD(interop_fixture, "udx interop: a paused reader closes its windo
 }
 
 TEST_CASE_METHOD(interop_fixture, "udx interop: one socket shares UDX streams and plain datagrams", "[interop]") {
-  auto backlog = std::make_shared<udx_backlog>();
+  auto backlog = std::make_shared<udx_handler_backlog>();
   caf::anon_send(sock, udx_handler_atom::value,
                  udx_datagram_handler_actor{sys.spawn(datagram_sink, res, backlog)},
-                 backlog);
+                 backlog, uint8_t{0});
   auto s = open(2005, 1005);
   // JS -> us: a DHT-RPC-like datagram and a UDX packet for an unknown id
   js.send({{"cmd", "datagram"}, {"port", local.port}, {"hex", "1300aabb"}});

@@ -110,10 +110,10 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: destroy resets the peer; writes afte
 TEST_CASE_METHOD(pair_fixture, "udx actors: non-stream datagrams and unknown ids go to the handler", "[scenario]") {
   open();
   auto rec = std::make_shared<stream_record>();
-  auto backlog = std::make_shared<udx_backlog>();
+  auto backlog = std::make_shared<udx_handler_backlog>();
   caf::anon_send(sb, udx_handler_atom::value,
                  udx_datagram_handler_actor{sys.spawn(datagram_recorder, rec, backlog, false)},
-                 backlog);
+                 backlog, uint8_t{0});
   run();
   bytes rpc{0x13, 1, 2, 3};               // a DHT RPC-looking datagram
   bytes unknown(udx::header_size, 0);      // UDX header for stream id 77
@@ -262,13 +262,14 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: the virtual socket caps the datagram
   limits.handler_backlog_cap = cap;
   auto sc = spawn_virtual_udx_socket(sys, net, ec, limits);
   auto stuck = std::make_shared<stream_record>();
-  auto backlog = std::make_shared<udx_backlog>();
+  auto backlog = std::make_shared<udx_handler_backlog>();
   caf::anon_send(sc, udx_handler_atom::value,
                  udx_datagram_handler_actor{sys.spawn(datagram_recorder, stuck, backlog, true)},
-                 backlog);
+                 backlog, uint8_t{0});
   run();
-  // A flood of 200 DHT-looking datagrams of 1000 bytes at a handler that
-  // never catches up: it gets its cap's worth, the rest is dropped and
+  // A flood of 200 DHT-looking datagrams of 1000 bytes from one host at a
+  // handler that never catches up: it gets that host's share of the cap
+  // (half of it while no other host holds any), the rest is dropped and
   // counted.
   std::vector<bytes> flood(200, bytes(1000, 0x13));
   caf::anon_send(sa, udx_send_atom::value, ec, flood);
@@ -279,13 +280,21 @@ TEST_CASE_METHOD(pair_fixture, "udx actors: the virtual socket caps the datagram
   run();
   self->receive([&](const udx_socket_info& i) { info = i; });
   auto got = stuck->with([](stream_record& s) { return s.datagrams.size(); });
-  CHECK(static_cast<int64_t>(got) == cap / udx_handler_cost(1000));
+  CHECK(static_cast<int64_t>(got) == udx_handler_share(cap, 0) / udx_handler_cost(1000));
   CHECK(info.handler_dropped == 200 - got);
   CHECK(backlog->bytes == static_cast<int64_t>(got) * udx_handler_cost(1000));
-  // Caught up: datagrams flow again.
-  backlog->bytes = 0;
-  caf::anon_send(sa, udx_send_atom::value, ec, std::vector<bytes>(5, bytes(1000, 1)));
+  // Another host is still served while the first one's flood holds its
+  // share: its datagrams fit in the half kept free.
+  caf::anon_send(sb, udx_send_atom::value, ec, std::vector<bytes>(5, bytes(1000, 2)));
   run_until([] { return false; }, 50ms);
   CHECK(stuck->with([](stream_record& s) { return s.datagrams.size(); }) == got + 5);
+  // Caught up: datagrams flow again.
+  backlog->bytes = 0;
+  backlog->active = 0;
+  for (auto& s : backlog->by_source)
+    s = 0;
+  caf::anon_send(sa, udx_send_atom::value, ec, std::vector<bytes>(5, bytes(1000, 1)));
+  run_until([] { return false; }, 50ms);
+  CHECK(stuck->with([](stream_record& s) { return s.datagrams.size(); }) == got + 10);
   caf::anon_send_exit(sc, caf::exit_reason::user_shutdown);
 }
