@@ -27,6 +27,11 @@ struct server_app_config : caf::actor_system_config {
   size_t rotate_keep = 5;
   size_t memory_cap = 256u << 20;
   size_t max_message_bytes = 1u << 20;
+  // Handshakes one client host (IPv4 address) may have accepted per 10 s.
+  // Many legitimate clients behind one NAT share an address; a flood from
+  // one source is the other reason for the bound. The total stays bounded
+  // (4,096 per 10 s) whatever this says.
+  size_t handshakes_per_host = 32;
 
   server_app_config() {
     // The scheduler (the flag and ini key still override it). CAF 0.17
@@ -57,7 +62,10 @@ struct server_app_config : caf::actor_system_config {
       .add(rotate_keep, "rotate-keep", "rotated files to keep per client")
       .add(memory_cap, "memory-cap",
            "bytes the store buffers while it cannot write before sessions stop reading")
-      .add(max_message_bytes, "max-message-bytes", "largest accepted trace message");
+      .add(max_message_bytes, "max-message-bytes", "largest accepted trace message")
+      .add(handshakes_per_host, "handshakes-per-host",
+           "handshakes accepted from one client IPv4 address per 10 s (1-4096; raise it for "
+           "many clients behind one NAT)");
   }
 };
 

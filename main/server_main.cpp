@@ -65,6 +65,13 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
     }
   }
 
+  ht::hyperdht::server_handshake_config hcfg;
+  if (cfg.handshakes_per_host < 1 || cfg.handshakes_per_host > hcfg.max_entries) {
+    std::cerr << "error: --handshakes-per-host must be between 1 and " << hcfg.max_entries << "\n";
+    return 2;
+  }
+  hcfg.max_per_source = cfg.handshakes_per_host;
+
   ht::key_pair kp;
   try {
     kp = ht::load_or_create_key_file(cfg.keys);
@@ -103,6 +110,7 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
   std::copy(kp.secret_key.begin(), kp.secret_key.end(), ho.keys.secret_key.begin());
   ho.allow = std::move(allow);
   ho.connection.max_message_bytes = cfg.max_message_bytes;
+  ho.handshake = hcfg;
   ho.on_event = [key_hex, bootstrap_text](const ht::hd_server_event& ev) {
     using k = ht::hd_server_event::kind;
     switch (ev.what) {

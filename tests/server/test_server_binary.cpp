@@ -37,7 +37,8 @@ struct server_process {
   /// test's own local DHT node (local_bootstrap()) on 127.0.0.1.
   explicit server_process(std::vector<std::string> args, const std::string& cwd);
 
-  server_process(const char* binary, std::vector<std::string> args, const std::string& cwd) {
+  server_process(const char* binary, std::vector<std::string> args, const std::string& cwd,
+                 const std::string& stdin_path = "/dev/null") {
     int p[2];
     REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
     posix_spawn_file_actions_t fa;
@@ -45,6 +46,7 @@ struct server_process {
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
     posix_spawn_file_actions_adddup2(&fa, p[1], 2);
     posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0);
     args.insert(args.begin(), binary);
     std::vector<char*> argv;
     for (auto& a : args)
@@ -177,7 +179,7 @@ TEST_CASE("unknown options are rejected and --help lists the options", "[scenari
     for (auto opt : {"--folder", "--keys", "--bootstrap", "--port", "--allow",
                      "--flush-interval", "--fsync-interval", "--rotate-bytes",
                      "--rotate-keep", "--memory-cap", "--max-message-bytes",
-                     "--config-file"})
+                     "--handshakes-per-host", "--config-file"})
       CHECK(srv.output.find(opt) != std::string::npos);
   }
   struct stat st;
@@ -260,4 +262,33 @@ TEST_CASE("bad --allow and --bootstrap values are clear startup errors", "[scena
     ::kill(srv.pid, SIGTERM);
     CHECK(srv.wait_exit() == 0);
   }
+}
+
+TEST_CASE("--handshakes-per-host bounds the handshakes accepted from one address", "[scenario]") {
+  ht::test::temp_dir dir{"ht-bin"};
+  for (auto bad : {"--handshakes-per-host=0", "--handshakes-per-host=4097"}) {
+    server_process srv({bad}, dir.path());
+    CHECK(srv.wait_exit() == 2);
+    CHECK(srv.output.find("error: --handshakes-per-host must be between 1 and 4096") != std::string::npos);
+  }
+  struct stat st;
+  CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
+#ifdef HT_SEND_BINARY
+  // hypertrace-logger-send connects twice from 127.0.0.1 (the traces, then
+  // a fresh connection asking what the server has): with a bound of 1 the
+  // second handshake within 10 s is refused, and the server says why.
+  server_process srv({"--handshakes-per-host=1"}, dir.path());
+  REQUIRE(srv.wait_for("server started on "));
+  std::smatch m;
+  REQUIRE(std::regex_search(srv.output, m, std::regex("server started on ([0-9a-f]{64})")));
+  std::ofstream(dir.path() + "/one.ndjson") << "{\"object\":{\"className\":\"Shop\",\"id\":1},"
+                                               "\"caller\":{\"functionName\":\"buy\"}}\n";
+  server_process send(HT_SEND_BINARY,
+                      {"--server=" + m[1].str(), "--bootstrap=" + local_bootstrap(), "--host=127.0.0.1",
+                       "--ack-timeout=3000"},
+                      dir.path(), dir.path() + "/one.ndjson");
+  CHECK(srv.wait_for("refused: too many handshakes from 127.0.0.1", 60));
+  ::kill(srv.pid, SIGTERM);
+  CHECK(srv.wait_exit() == 0);
+#endif
 }
