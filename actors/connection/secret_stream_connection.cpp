@@ -390,10 +390,15 @@ connection_impl(conn_ptr self, secret_stream_connection_params p) {
           break;
         case close_timer:
           // The peer did not end its side in time: abort the stream. Our
-          // close was asked for, so it still counts as a clean end.
+          // close was asked for, so it still counts as a clean end. closed
+          // waits for the stream's own report (a destroy it made is clean):
+          // by then its DESTROY is on its way to the socket, so an owner
+          // that stops the socket right after closed does not swallow it
+          // (the peer would only notice by a timeout).
           if (!st.stream_done)
             self->send(st.stream, udx_destroy_atom::value);
-          queue_closed(self, {});
+          else
+            queue_closed(self, {});
           break;
       }
     },
