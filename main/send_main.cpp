@@ -35,6 +35,10 @@ struct send_config : caf::actor_system_config {
   std::string seed;                    // 64 hex: our key pair's seed (default random)
   uint64_t connect_timeout_ms = 30000;
   uint64_t ack_timeout_ms = 30000;
+  // How long each connection waits for the server to end its side after we
+  // ended ours, before it aborts the stream. The JS Server 1.1.1 never ends
+  // its side (it only reads), so against it every close ends this way.
+  uint64_t close_timeout_ms = 2000;
 
   send_config() {
     set("scheduler.max-threads", 2);
@@ -47,7 +51,9 @@ struct send_config : caf::actor_system_config {
       .add(port, "port", "local UDP port (0: any)")
       .add(seed, "seed", "64 hex characters: a fixed key pair (default: a random one)")
       .add(connect_timeout_ms, "connect-timeout", "ms to wait for the first connection")
-      .add(ack_timeout_ms, "ack-timeout", "ms to wait for the server to acknowledge everything");
+      .add(ack_timeout_ms, "ack-timeout", "ms to wait for the server to acknowledge everything")
+      .add(close_timeout_ms, "close-timeout",
+           "ms each connection waits for the server to end its side after ours");
   }
 };
 
@@ -92,7 +98,7 @@ struct server_view {
 };
 
 server_view ask_server(caf::actor_system& sys, ht::hyperdht_client_socket& hd,
-                       std::chrono::milliseconds limit) {
+                       std::chrono::milliseconds limit, std::chrono::milliseconds close_limit) {
   server_view out;
   caf::scoped_actor self{sys};
   auto conn = hd.connect();
@@ -122,7 +128,20 @@ server_view ask_server(caf::actor_system& sys, ht::hyperdht_client_socket& hd,
         done = true;
       });
   }
+  // End our side and wait for the connection to close (both ends ended, or
+  // the close timeout aborted it), bounded: leaving it open and exiting
+  // would leave the server to find out by a timeout (ETIMEDOUT).
   self->send(conn, ht::close_atom::value);
+  bool closed = false;
+  auto close_deadline = std::chrono::steady_clock::now() + close_limit;
+  while (!closed && std::chrono::steady_clock::now() < close_deadline) {
+    self->receive(
+      [&](ht::opened_atom, ht::connection_id, const ht::public_key&) {},
+      [&](ht::message_atom, ht::connection_id, const ht::bytes&) {},
+      [&](ht::closed_atom, ht::connection_id, const std::string&, const std::string&) { closed = true; },
+      caf::after(close_limit) >> [&] {});
+  }
+  if (!closed) self->send_exit(conn, caf::exit_reason::kill);
   return out;
 }
 
@@ -152,6 +171,7 @@ int run(send_config& cfg) {
   }
   o.host = cfg.host;
   o.port = cfg.port;
+  o.connection.close_timeout = std::chrono::milliseconds(cfg.close_timeout_ms);
 
   caf::actor_system sys{cfg};
   auto hd = ht::hyperdht_client_socket::start(sys, o);
@@ -205,7 +225,8 @@ int run(send_config& cfg) {
   while (sent > 0) {
     auto stats = cl.stats();
     if (stats.unwritten_traces == 0 && stats.traces >= sent) {
-      auto v = ask_server(sys, **hd, std::chrono::seconds(10));
+      auto v = ask_server(sys, **hd, std::chrono::seconds(10),
+                          std::chrono::milliseconds(cfg.close_timeout_ms) + std::chrono::seconds(3));
       why = v.error;
       if (v.session && *v.session == session && v.last) acked = *v.last + 1;
       if (acked >= static_cast<int64_t>(sent)) break;
@@ -216,7 +237,7 @@ int run(send_config& cfg) {
   cl.stop();
   caf::scoped_actor self{sys};
   self->wait_for(cl.actor());
-  (*hd)->stop();
+  (*hd)->stop_after_flush(std::chrono::seconds(1));
 
   std::cout << "session " << session << ": sent " << sent << " traces, server acknowledged "
             << acked << ", bad lines " << bad << "\n";

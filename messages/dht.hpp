@@ -101,8 +101,11 @@ struct dht_status {
 
 /// A node event for subscribers. A new subscriber first gets the events
 /// that already happened (bootstrapped, persistent, the current NAT view).
+/// `ephemeral`: a node that was persistent is ephemeral again (an adaptive
+/// node after a sleep, dht-rpc's 'ephemeral'); storage stops until the next
+/// `persistent`.
 struct dht_event {
-  enum class kind : uint8_t { bootstrapped, persistent, nat };
+  enum class kind : uint8_t { bootstrapped, persistent, nat, ephemeral };
   kind what = kind::bootstrapped;
   std::optional<rpc::ipv4_address> address;         // nat
   rpc::firewall_class firewall = rpc::firewall_class::unknown;

@@ -41,6 +41,8 @@ struct conn_state {
   public_key remote_key{};
   std::unique_ptr<secret_stream::stream> ss;
   udx_stream_actor stream;
+  // Shared with the stream: packets we hand it ourselves are added first.
+  udx_backlog_ptr backlog = std::make_shared<udx_backlog>();
 
   std::deque<event> events;              // not yet delivered to the handler
   size_t held_messages = 0;              // message events in `events`
@@ -236,6 +238,7 @@ connection_impl(conn_ptr self, secret_stream_connection_params p) {
     uo.remote.family = p.passive_family;
   uo.passive_timeout = st.opts.passive_timeout;
   uo.early = std::move(p.early);
+  uo.backlog = st.backlog;
   uo.tuning = st.opts.udx_tuning;
   uo.tuning.idle_timeout = std::chrono::duration_cast<udx::duration>(st.opts.idle_timeout);
   uo.high_water = st.opts.udx_high_water;
@@ -348,6 +351,16 @@ connection_impl(conn_ptr self, secret_stream_connection_params p) {
     [self](udx_register_atom) -> caf::result<bool> {
       return self->delegate(self->state.stream, udx_register_atom::value);
     },
+    [self](udx_recv_atom, udx_datagrams& late) {
+      auto& st = self->state;
+      if (st.stream_done || late.empty())
+        return;
+      int64_t size = 0;
+      for (auto& d : late)
+        size += static_cast<int64_t>(d.data.size());
+      st.backlog->bytes.fetch_add(size, std::memory_order_relaxed);
+      self->send(st.stream, udx_recv_atom::value, std::move(late));
+    },
     [self](udx_stats_atom) -> caf::result<udx_stream_info> {
       return self->delegate(self->state.stream, udx_stats_atom::value);
     },
@@ -377,10 +390,15 @@ connection_impl(conn_ptr self, secret_stream_connection_params p) {
           break;
         case close_timer:
           // The peer did not end its side in time: abort the stream. Our
-          // close was asked for, so it still counts as a clean end.
+          // close was asked for, so it still counts as a clean end. closed
+          // waits for the stream's own report (a destroy it made is clean):
+          // by then its DESTROY is on its way to the socket, so an owner
+          // that stops the socket right after closed does not swallow it
+          // (the peer would only notice by a timeout).
           if (!st.stream_done)
             self->send(st.stream, udx_destroy_atom::value);
-          queue_closed(self, {});
+          else
+            queue_closed(self, {});
           break;
       }
     },

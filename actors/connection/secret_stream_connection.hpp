@@ -88,6 +88,11 @@ using secret_stream_connection_actor = connection_actor::extend_with<
   caf::replies_to<udx_register_atom>::with<bool>,
   // The UDX stream's counters.
   caf::replies_to<udx_stats_atom>::with<udx_stream_info>,
+  // Packets for local_id that reached the handshake layer after the
+  // connection was spawned but before its stream's route took over (they
+  // were already on their way to the old route): handed to the stream as
+  // if the socket had delivered them.
+  caf::reacts_to<udx_recv_atom, udx_datagrams>,
   // The connection's own timers (keep-alive, open, close).
   caf::reacts_to<tick_atom, int64_t>>;
 

@@ -40,6 +40,7 @@ const char* to_string(dht_event::kind k) {
     case dht_event::kind::bootstrapped: return "bootstrapped";
     case dht_event::kind::persistent: return "persistent";
     case dht_event::kind::nat: return "nat";
+    case dht_event::kind::ephemeral: return "ephemeral";
   }
   return "unknown";
 }

@@ -112,6 +112,10 @@ void dispatch(node_ptr self, rpc::event& ev) {
   } else if (std::holds_alternative<rpc::persistent_event>(ev)) {
     st.persistent = true;
     publish(self, dht_event{dht_event::kind::persistent, {}, {}});
+  } else if (std::holds_alternative<rpc::ephemeral_event>(ev)) {
+    // New subscribers are told the current state: not persistent.
+    st.persistent = false;
+    publish(self, dht_event{dht_event::kind::ephemeral, {}, {}});
   } else if (auto* r = std::get_if<rpc::nat_event>(&ev)) {
     st.nat = dht_event{dht_event::kind::nat, r->address, r->firewall};
     publish(self, *st.nat);

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "actors/dht/address.hpp"
+#include "dht/udx/header.hpp"
 
 namespace ht {
 namespace {
@@ -30,6 +31,14 @@ struct hd_connect_state {
   secret_stream_connection_actor inner;
   uint64_t timer_gen = 0;
   bool finished = false;  // closed(...) emitted
+  // Rule 1: the socket routes our udx id to us from before the first
+  // handshake until the stream's own route takes over (`route_owned`, shared
+  // with the exit hook so a dying connect actor gives the id back).
+  std::shared_ptr<bool> route_owned = std::make_shared<bool>(false);
+  udx_backlog_ptr route_backlog = std::make_shared<udx_backlog>();
+  udx_datagrams early;        // kept for the stream, in arrival order
+  size_t early_bytes = 0;     // in `early`, plus late ones forwarded
+  uint64_t early_dropped = 0; // over max_early_bytes, or not a UDX packet we can answer
 };
 
 using self_ptr = hd_connect_actor::stateful_pointer<hd_connect_state>;
@@ -42,10 +51,20 @@ void emit(self_ptr self, std::function<void(const connection_handler_actor&)> f)
     st.held_events.push_back(std::move(f));
 }
 
+// Gives the udx id's route back to the socket (the stream registers its own).
+void release_route(self_ptr self) {
+  auto& st = self->state;
+  if (!*st.route_owned) return;
+  *st.route_owned = false;
+  self->send(st.p.socket, udx_unregister_atom::value, st.p.udx_id);
+}
+
 void finish(self_ptr self, std::string code, std::string text) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
+  release_route(self);
+  st.early.clear();
   auto id = st.id;
   emit(self, [self, id, code, text](const connection_handler_actor& h) {
     self->send(h, closed_atom::value, id, code, text);
@@ -74,6 +93,14 @@ void open_stream(self_ptr self, hyperdht::open_stream o) {
   cp.remote = dht::to_endpoint(o.to);
   cp.handshake = std::move(o.handshake);
   cp.options = st.p.connection;
+  // The server's packets that came before the stream (rule 1, or sent
+  // right after its reply) are processed first. The route moves to the
+  // stream: our unregister reaches the socket before the stream (spawned
+  // below) asks for its own, and what is already on its way to us is
+  // forwarded (udx_recv_atom below).
+  cp.early = std::move(st.early);
+  st.early.clear();
+  release_route(self);
   st.inner = spawn_secret_stream_connection(self->system(), std::move(cp));
   self->send(st.inner, attach_atom::value, caf::actor_cast<connection_handler_actor>(self));
   if (st.paused) self->send(st.inner, pause_atom::value);
@@ -140,18 +167,8 @@ void drive(self_ptr self) {
   arm_timer(self);
 }
 
-hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params p) {
+void start_query(self_ptr self) {
   auto& st = self->state;
-  if (p.udx_id == 0) {
-    std::random_device rd;
-    std::uniform_int_distribution<uint32_t> dist(1, UINT32_MAX);
-    p.udx_id = dist(rd);
-  }
-  st.p = std::move(p);
-  noise::key32 server{};
-  std::copy(st.p.server.begin(), st.p.server.end(), server.begin());
-  st.core = std::make_unique<hd>(st.p.keys, server, st.p.udx_id, self->clock().now(), st.p.connect);
-
   rpc::query_options q;
   q.target = st.core->target();
   q.command = hyperdht::command::find_peer;
@@ -167,6 +184,49 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
         if (!self->state.core) return;
         self->state.core->on_find_peer_done(describe(e));
         drive(self);
+      });
+}
+
+hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params p) {
+  auto& st = self->state;
+  if (p.udx_id == 0) {
+    std::random_device rd;
+    std::uniform_int_distribution<uint32_t> dist(1, UINT32_MAX);
+    p.udx_id = dist(rd);
+  }
+  st.p = std::move(p);
+  noise::key32 server{};
+  std::copy(st.p.server.begin(), st.p.server.end(), server.begin());
+  st.core = std::make_unique<hd>(st.p.keys, server, st.p.udx_id, self->clock().now(), st.p.connect);
+
+  // Rule 1 needs the route before any handshake names our udx id: the
+  // FIND_PEER query (and so every handshake) starts once the socket routes
+  // the id to us.
+  auto owned = st.route_owned;
+  self->attach_functor([owned, sock = st.p.socket, id = st.p.udx_id] {
+    if (*owned) caf::anon_send(sock, udx_unregister_atom::value, id);
+  });
+  self->request(st.p.socket, caf::infinite, udx_register_atom::value, st.p.udx_id,
+                caf::actor_cast<udx_packet_sink_actor>(self), st.route_backlog)
+    .then(
+      [self](bool ok) {
+        auto& st = self->state;
+        if (ok) *st.route_owned = true;
+        if (!st.core) {
+          release_route(self); // closed meanwhile
+          return;
+        }
+        if (!ok) {
+          st.core.reset();
+          finish(self, "EADDRINUSE", "udx id " + std::to_string(st.p.udx_id) + " is taken on the socket");
+          return;
+        }
+        start_query(self);
+      },
+      [self](const caf::error& e) {
+        if (!self->state.core) return;
+        self->state.core.reset();
+        finish(self, "ECONNABORTED", "the socket went away: " + describe(e));
       });
   arm_timer(self);
   // Stray replies (e.g. to a send the receiver answers) are not ours to act on.
@@ -259,6 +319,39 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
     [self](dht_qdone_atom, rpc::query_done_event& ev) {
       if (!self->state.core) return;
       self->state.core->on_find_peer_done(ev.error);
+      drive(self);
+    },
+    // --- udx_packet_sink_actor (our udx id, before the stream owns it) ---
+    [self](udx_recv_atom, udx_datagrams& batch) {
+      auto& st = self->state;
+      int64_t routed = 0;
+      for (auto& d : batch)
+        routed += static_cast<int64_t>(d.data.size());
+      st.route_backlog->bytes.fetch_sub(routed, std::memory_order_relaxed);
+      if (st.inner) {
+        // On its way to us before the stream's route took over.
+        if (st.early_bytes + static_cast<size_t>(routed) > st.p.max_early_bytes) {
+          st.early_dropped += batch.size();
+          return;
+        }
+        st.early_bytes += static_cast<size_t>(routed);
+        self->send(st.inner, udx_recv_atom::value, std::move(batch));
+        return;
+      }
+      if (!st.core) return; // the connect ended: nobody to give them to
+      for (auto& d : batch) {
+        auto from = dht::to_ipv4(d.from);
+        // As the stream's passive accept: a well-formed UDX packet from an
+        // address we can answer (hyperdht's firewall hook refuses port 0).
+        if (!from || d.from.port == 0 || !udx::parse_header(d.data.data(), d.data.size())
+            || st.early_bytes + d.data.size() > st.p.max_early_bytes) {
+          ++st.early_dropped;
+          continue;
+        }
+        st.early_bytes += d.data.size();
+        st.core->on_server_packet(*from);
+        st.early.push_back(std::move(d));
+      }
       drive(self);
     },
     [self](tick_atom, uint64_t gen) {

@@ -32,11 +32,18 @@ struct hd_connect_params {
   caf::timespan request_timeout = std::chrono::seconds(10);
   secret_stream_connection_options connection;
   uint32_t udx_id = 0;      // 0: random
+  // Rule 1 (connect.js's raw stream exists before the handshake goes out):
+  // from before our first PEER_HANDSHAKE until the stream takes over, UDX
+  // packets for udx_id are routed to the connect actor and kept, at most
+  // this many bytes (beyond: dropped, as a full receive buffer would), and
+  // at most until the connect phase ends (handshake_timeout).
+  size_t max_early_bytes = 64u << 10;
 };
 
 using hd_connect_actor = connection_actor
   ::extend_with<connection_handler_actor>
   ::extend_with<dht_query_sink_actor>
+  ::extend_with<udx_packet_sink_actor>
   ::extend<caf::reacts_to<tick_atom, uint64_t>>;
 
 hd_connect_actor spawn_hd_connect(caf::actor_system& sys, hd_connect_params params);

@@ -32,6 +32,17 @@ void hyperdht_client_socket::stop() {
   caf::anon_send_exit(stack_.socket, caf::exit_reason::user_shutdown);
 }
 
+void hyperdht_client_socket::stop_after_flush(std::chrono::milliseconds limit) {
+  if (stopped_) return;
+  // The socket handles its messages in order, and stop()'s exit message
+  // would overtake them: a round trip first lets everything queued before
+  // it go out.
+  caf::scoped_actor self{sys_};
+  self->request(stack_.socket, limit, udx_stats_atom::value)
+    .receive([](const udx_socket_info&) {}, [](caf::error&) {});
+  stop();
+}
+
 connection_actor hyperdht_client_socket::connect() {
   hd_connect_params p;
   p.socket = stack_.socket;

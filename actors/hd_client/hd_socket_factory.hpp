@@ -52,6 +52,10 @@ public:
   const hyperdht_stack& stack() const { return stack_; }
   const noise::keypair& keys() const { return keys_; }
   void stop();
+  /// stop(), once the socket has sent what it was asked to send before this
+  /// call (a stream's last END or DESTROY), waiting at most `limit`. For a
+  /// program about to exit; not from inside an actor (it blocks).
+  void stop_after_flush(std::chrono::milliseconds limit);
 
 private:
   hyperdht_client_socket(caf::actor_system& sys) : sys_(sys) {}

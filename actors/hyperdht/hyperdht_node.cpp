@@ -21,6 +21,7 @@ struct hd_state {
   std::unique_ptr<hd::persistent> store;  // once the dht node is persistent
   std::optional<rpc::key32> own_id;       // the dht node's id, then
   bool store_pending = false;             // asked the dht node for its id
+  bool serving = false;                   // persistent now: storage commands are served
   std::unordered_map<rpc::key32, hd_server_handler_actor, hd::key32_hash> servers;
   // ANNOUNCE's bump is compared with wall-clock ms; derived from the actor
   // clock so virtual time moves it too.
@@ -117,20 +118,25 @@ void carry_out(hd_ptr self, const rpc::incoming_request& req, hd::decision d) {
 }
 
 /// hyperdht creates its Persistent on dht-rpc's 'persistent' event, with
-/// fresh caches, and serves storage only while it has one and an id.
+/// fresh caches, and serves storage only while it has one and an id
+/// (index.js:414: `this.id` is null while dht-rpc is ephemeral). A node
+/// that turns ephemeral again keeps its Persistent (hyperdht listens with
+/// `once`) and serves from it again when it is persistent again.
 void become_persistent(hd_ptr self) {
   auto& st = self->state;
-  if (st.store || st.store_pending)
+  if (st.store_pending)
     return;
   st.store_pending = true;
   self->request(st.dht, caf::infinite, status_atom::value)
     .then([=](const dht_status& s) {
       auto& st = self->state;
       st.store_pending = false;
-      if (s.ephemeral || st.store)
+      if (s.ephemeral)
         return;
       st.own_id = s.id;
-      st.store = std::make_unique<hd::persistent>(*st.router, st.opts.persistent, now_of(self));
+      st.serving = true;
+      if (!st.store)
+        st.store = std::make_unique<hd::persistent>(*st.router, st.opts.persistent, now_of(self));
     },
     [=](const caf::error&) { self->state.store_pending = false; });
 }
@@ -199,7 +205,7 @@ hyperdht_node_actor::behavior_type hyperdht_node(hd_ptr self, dht_node_actor dht
             auto& st = self->state;
             hd_status s;
             s.dht = ds;
-            s.serving_storage = st.store != nullptr;
+            s.serving_storage = st.store != nullptr && st.serving;
             s.router = st.router->stats();
             s.forwards = st.router->size();
             s.local_servers = st.servers.size();
@@ -222,12 +228,15 @@ hyperdht_node_actor::behavior_type hyperdht_node(hd_ptr self, dht_node_actor dht
       auto& st = self->state;
       ++st.requests;
       auto now = now_of(self);
+      auto* store = st.serving ? st.store.get() : nullptr;
       carry_out(self, req,
-                hd::handle_request(*st.router, st.store.get(), st.own_id, req, now, unix_ms_of(self)));
+                hd::handle_request(*st.router, store, st.own_id, req, now, unix_ms_of(self)));
     },
     [=](dht_event_atom, const dht_event& ev) {
       if (ev.what == dht_event::kind::persistent)
         become_persistent(self);
+      else if (ev.what == dht_event::kind::ephemeral)
+        self->state.serving = false;  // UNKNOWN_COMMAND until persistent again
     },
     [=](tick_atom) {
       auto& st = self->state;

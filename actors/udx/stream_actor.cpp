@@ -168,6 +168,8 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
   st.handler = opts.handler;
   st.id = opts.local_id;
   st.high_water = opts.high_water;
+  if (opts.backlog)
+    st.backlog = opts.backlog;
   auto cfg = opts.tuning;
   cfg.local_id = opts.local_id;
   cfg.remote_id = opts.remote_id;

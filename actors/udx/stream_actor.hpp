@@ -30,6 +30,12 @@ struct udx_stream_options {
   // registered (through the socket's datagram handler): processed first,
   // as if the socket had just delivered them, so none is lost.
   udx_datagrams early;
+  // The counter of bytes routed to the stream and not processed yet (the
+  // socket's cap applies to it). Null: the stream makes its own. An owner
+  // that also hands the stream packets itself (udx_recv_atom, e.g. ones
+  // that reached it just before the stream registered) shares it and adds
+  // their sizes first, so the stream's subtraction balances.
+  udx_backlog_ptr backlog;
   udx::stream_config tuning;      // ids and ipv6 are filled in from above
   // write replies are withheld while more than this is buffered
   uint64_t high_water = 4u << 20;

@@ -40,6 +40,8 @@ constexpr unsigned drains_per_rotation = 10;  // io.js:298: secrets rotate every
 constexpr uint64_t refresh_ticks = 60;        // index.js:22
 constexpr uint64_t recent_node = 12;          // index.js:23
 constexpr uint64_t old_node = 360;            // index.js:24
+constexpr uint64_t more_stable_ticks = 3 * 240; // index.js:20-21
+constexpr uint64_t sleeping_ticks = 3;         // index.js:19: SLEEPING_INTERVAL = 3 ticks
 constexpr size_t max_checks = 10;             // index.js:666 (DOWN_HINT checks at once)
 constexpr int max_repinging = 3;              // index.js:576
 constexpr unsigned down_hints_per_tick = 50;  // index.js:86-88
@@ -115,6 +117,10 @@ struct node::impl {
   unsigned drains_left = drains_per_rotation;
   uint64_t tick = 0;
   uint64_t refresh_left = 0;
+  time_point last_tick;             // when on_tick last ran (sleep detection)
+  // After a wake-up, an adaptive node checks its NAT again once this many
+  // ticks have passed (dht-rpc's _stableTicks); 0: no check pending.
+  uint64_t stable_left = 0;
   uint64_t seen_seq = 0;
   size_t checks = 0;
   int repinging = 0;
@@ -147,6 +153,7 @@ struct node::impl {
     tick = 100 - rng() % 50;
     refresh_left = refresh_ticks - rng() % (refresh_ticks / 2);
     next_tick = now + cfg.tick_interval;
+    last_tick = now;
     next_drain = now + drain_interval;
     if (cfg.mode == node_mode::persistent && !cfg.public_address)
       throw std::invalid_argument("dht-rpc node: persistent mode needs a public address");
@@ -757,9 +764,31 @@ struct node::impl {
   void on_tick(time_point now) {
     tick++;
     if (!bootstrapped) return;
+    // The re-check after a wake-up (index.js:777-784, _updateNetworkState).
+    if (cfg.mode == node_mode::adaptive && ephemeral && stable_left > 0 && --stable_left == 0
+        && !nat_check.active)
+      start_nat_check(now);
     if ((tick & 7) == 0) ping_some(now);
     if (((tick & 63) == 0 && table->size() < cfg.k) || --refresh_left == 0) refresh(now);
     down_hints_sent = 0;
+  }
+
+  // index.js:552-573 (_onwakeup): every node looks old, so the next ticks
+  // ping the table through and refresh it; an adaptive node that was
+  // persistent is ephemeral again until a NAT check passes anew (after
+  // MORE_STABLE_TICKS). A configured persistent node (bootstrapper, not
+  // adaptive in dht-rpc) stays what it is.
+  void on_wakeup() {
+    tick += 2 * old_node;
+    tick += 8 - (tick & 7) - 2;  // a round of pings in two ticks
+    refresh_left = 1;
+    if (cfg.mode != node_mode::adaptive) return;
+    stable_left = more_stable_ticks;
+    if (!ephemeral) {
+      ephemeral = true;
+      events.emplace_back(ephemeral_event{});
+      update_nat_state();
+    }
   }
 
   // index.js:715-735.
@@ -800,8 +829,22 @@ struct node::impl {
     }
     if (next_drain <= now) next_drain = now + drain_interval;
     flush_sends();
+    // index.js:765-771: a tick that comes more than SLEEPING_INTERVAL after
+    // the previous one means the process slept (a laptop lid, a suspended
+    // VM): the network may have changed under us.
+    if (next_tick <= now && now - last_tick > sleeping_ticks * cfg.tick_interval) {
+      on_wakeup();
+      // The rest of this tick runs as JS's _ontick does after _onwakeup,
+      // without counting it (the wake-up already moved the counter).
+      tick--;
+      on_tick(now);
+      last_tick = now;
+      next_tick = now + cfg.tick_interval;
+      process_outcomes(now);
+    }
     for (int i = 0; i < 3 && next_tick <= now; i++) {
       next_tick += cfg.tick_interval;
+      last_tick = now;
       on_tick(now);
       process_outcomes(now);
     }

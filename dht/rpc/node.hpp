@@ -139,11 +139,15 @@ struct query_done_event {
 };
 struct bootstrapped_event {};
 struct persistent_event {};            // now sends its id and serves storage
+// An adaptive node that was persistent is ephemeral again: it stops sending
+// its id, and the layer above stops serving storage (dht-rpc's 'ephemeral',
+// index.js:552-573: after a wake-up from sleep, the network may have changed).
+struct ephemeral_event {};
 struct nat_event { std::optional<ipv4_address> address; firewall_class firewall; };
 
 using event = std::variant<request_event, response_event, query_reply_event,
                            query_done_event, bootstrapped_event, persistent_event,
-                           nat_event>;
+                           nat_event, ephemeral_event>;
 
 struct transmit {
   uint8_t socket = 0;

@@ -6,4 +6,5 @@ ht_test(rpc_node LABELS unit
                 ${CMAKE_CURRENT_LIST_DIR}/test_query.cpp
                 ${CMAKE_CURRENT_LIST_DIR}/test_sim.cpp
                 ${CMAKE_CURRENT_LIST_DIR}/test_node.cpp
+                ${CMAKE_CURRENT_LIST_DIR}/test_wakeup.cpp
         LIBS ht_dht_rpc)
