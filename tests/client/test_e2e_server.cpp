@@ -9,6 +9,7 @@
 #include <random>
 
 #include "actors/client/client.hpp"
+#include "replay_sample.hpp"
 #include "server_fixture.hpp"
 
 using namespace ht;
@@ -36,31 +37,11 @@ TEST_CASE("with our server: disconnects at many points of a 1,000-trace run, "
     all[static_cast<size_t>(i)] = i;
   // Every 7th point (143 runs): each run writes real files. Under ASan
   // (157 s of CPU for all 143) a seeded sample of a quarter of them plus
-  // both ends; Catch2's --rng-seed picks it (printed), HT_REPLAY_ALL_POINTS=1
-  // runs all.
-  std::vector<int> points;
+  // both ends (replay_sample.hpp).
+  std::vector<int> every_7th;
   for (int p = 0; p <= total; p += 7)
-    points.push_back(p);
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr bool sanitized = true;
-#elif defined(__has_feature)
-  constexpr bool sanitized = __has_feature(address_sanitizer);
-#else
-  constexpr bool sanitized = false;
-#endif
-  const char* every = std::getenv("HT_REPLAY_ALL_POINTS");
-  if (sanitized && !(every && *every == '1')) {
-    auto seed = Catch::rngSeed();
-    std::mt19937 rng(seed);
-    std::shuffle(points.begin() + 1, points.end() - 1, rng);
-    std::vector<int> sample{points.front(), points.back()};
-    sample.insert(sample.end(), points.begin() + 1, points.begin() + 1 + points.size() / 4);
-    std::sort(sample.begin(), sample.end());
-    WARN("sanitizer build: " << sample.size() << " of " << points.size()
-         << " disconnect points, seed " << seed
-         << " (--rng-seed N for another sample, HT_REPLAY_ALL_POINTS=1 for all)");
-    points = sample;
-  }
+    every_7th.push_back(p);
+  auto points = test::replay_sample(std::move(every_7th), 1, 4);
   for (int p : points) {
     e2e_fixture f;
     REQUIRE(f.cl->is_running());
