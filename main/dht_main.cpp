@@ -14,6 +14,7 @@
 #include "actors/hyperdht/hyperdht_node.hpp"
 #include "actors/udx/socket_actor.hpp"
 #include "main/dht_config.hpp"
+#include "main/daemon_main.hpp"
 
 namespace {
 
@@ -106,21 +107,5 @@ int run(ht::dht_app_config& cfg, const sigset_t& signals) {
 } // namespace
 
 int main(int argc, char** argv) {
-  // Block the shutdown signals before any thread starts, so only sigwait()
-  // in main sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  ht::dht_app_config cfg;
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "error: " << caf::to_string(err) << " (see --help)\n";
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return 0;
-  return run(cfg, signals);
+  return ht::daemon_main<ht::dht_app_config>(argc, argv, {SIGINT, SIGTERM, SIGUSR1}, run);
 }

@@ -46,35 +46,20 @@ uint64_t unix_ms_of(hd_ptr self) {
 
 void carry_out(hd_ptr self, const rpc::incoming_request& req, hd::decision d);
 
-/// A handshake for a server listening here: ask its handler, then let the
-/// router turn the answer into what goes out.
-void ask_server(hd_ptr self, const rpc::incoming_request& req, const hd::handshake_for_server& hs) {
-  auto& st = self->state;
-  auto it = st.servers.find(hs.target);
-  if (it == st.servers.end()) {
-    ++st.no_handler;
-    return;
-  }
-  if (st.pending_to_servers >= st.opts.max_pending_server_requests) {
-    ++st.server_overload;
-    return;
-  }
-  ++st.pending_to_servers;
-  self->request(it->second, st.opts.handler_timeout, hd_handshake_atom::value, req, hs)
-    .then(
-      [=](const std::optional<bytes>& noise) {
-        --self->state.pending_to_servers;
-        carry_out(self, req, self->state.router->server_handshake_reply(req, hs, noise));
-      },
-      [=](const caf::error&) {
-        --self->state.pending_to_servers;
-        ++self->state.handler_failures;
-      });
-}
+/// The router's turn once a server's handler answered (nullopt: refused).
+template <class ForServer>
+using server_reply_fn = hd::decision (hd::router::*)(const rpc::incoming_request&, const ForServer&,
+                                                     const std::optional<bytes>&,
+                                                     std::optional<uint8_t>);
 
-void ask_server(hd_ptr self, const rpc::incoming_request& req, const hd::holepunch_for_server& hp) {
+/// A handshake or holepunch for a server listening here: ask its handler
+/// with `atom`, then let the router turn the answer into what goes out
+/// (`reply`: router::server_handshake_reply or server_holepunch_reply).
+template <class Atom, class ForServer>
+void ask_server(hd_ptr self, const rpc::incoming_request& req, const ForServer& x, Atom atom,
+                server_reply_fn<ForServer> reply) {
   auto& st = self->state;
-  auto it = st.servers.find(hp.target);
+  auto it = st.servers.find(x.target);
   if (it == st.servers.end()) {
     ++st.no_handler;
     return;
@@ -84,11 +69,12 @@ void ask_server(hd_ptr self, const rpc::incoming_request& req, const hd::holepun
     return;
   }
   ++st.pending_to_servers;
-  self->request(it->second, st.opts.handler_timeout, hd_holepunch_atom::value, req, hp)
+  self->request(it->second, st.opts.handler_timeout, atom, req, x)
     .then(
-      [=](const std::optional<bytes>& payload) {
+      [=](const std::optional<bytes>& answer) {
         --self->state.pending_to_servers;
-        carry_out(self, req, self->state.router->server_holepunch_reply(req, hp, payload));
+        auto& router = *self->state.router;
+        carry_out(self, req, (router.*reply)(req, x, answer, std::nullopt));
       },
       [=](const caf::error&) {
         --self->state.pending_to_servers;
@@ -108,9 +94,10 @@ void carry_out(hd_ptr self, const rpc::incoming_request& req, hd::decision d) {
       } else if constexpr (std::is_same_v<T, hd::relay_action>) {
         self->send(dht, dht_relay_atom::value, req,
                    dht_relay_options{std::move(x.value), x.to, x.socket});
-      } else if constexpr (std::is_same_v<T, hd::handshake_for_server>
-                           || std::is_same_v<T, hd::holepunch_for_server>) {
-        ask_server(self, req, x);
+      } else if constexpr (std::is_same_v<T, hd::handshake_for_server>) {
+        ask_server(self, req, x, hd_handshake_atom::value, &hd::router::server_handshake_reply);
+      } else if constexpr (std::is_same_v<T, hd::holepunch_for_server>) {
+        ask_server(self, req, x, hd_holepunch_atom::value, &hd::router::server_holepunch_reply);
       }
       // hd::drop: hyperdht answers invalid requests with nothing.
     },

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "client_fixture.hpp"
+#include "replay_sample.hpp"
 
 using namespace ht;
 using namespace ht::test;
@@ -168,32 +169,11 @@ TEST_CASE("a trace that cannot be serialized is dropped and counted",
 }
 
 // Every disconnect point of the replay scenario in the normal build; under
-// ASan (5-20x slower) a seeded sample of them plus both ends, so the entry
-// stays well under its ctest timeout. Catch2's --rng-seed picks the sample
-// (default 0; the seed is printed), HT_REPLAY_ALL_POINTS=1 runs every point.
+// ASan the two at each end and a seeded fifth of the rest (replay_sample.hpp).
 static std::vector<size_t> replay_points(size_t total) {
   std::vector<size_t> all(total);
   std::iota(all.begin(), all.end(), size_t{1});
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr bool sanitized = true;
-#elif defined(__has_feature)
-  constexpr bool sanitized = __has_feature(address_sanitizer);
-#else
-  constexpr bool sanitized = false;
-#endif
-  const char* every = std::getenv("HT_REPLAY_ALL_POINTS");
-  if (!sanitized || (every && *every == '1'))
-    return all;
-  auto seed = Catch::rngSeed();
-  std::mt19937 rng(seed);
-  std::shuffle(all.begin() + 2, all.end() - 2, rng);
-  std::vector<size_t> points{1, 2, total - 1, total};
-  points.insert(points.end(), all.begin() + 2, all.begin() + 2 + total / 5);
-  std::sort(points.begin(), points.end());
-  WARN("sanitizer build: " << points.size() << " of " << total
-       << " disconnect points, seed " << seed
-       << " (--rng-seed N for another sample, HT_REPLAY_ALL_POINTS=1 for all)");
-  return points;
+  return test::replay_sample(std::move(all), 2, 5);
 }
 
 TEST_CASE("replay after a disconnect at every point of a 1,000-trace run: "

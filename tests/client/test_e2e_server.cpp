@@ -6,16 +6,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <random>
 
-#include <nlohmann/json.hpp>
-
 #include "actors/client/client.hpp"
-#include "actors/server/server.hpp"
-#include "actors/transport/inprocess.hpp"
-#include "support/caf_fixture.hpp"
-#include "support/temp_dir.hpp"
+#include "replay_sample.hpp"
+#include "server_fixture.hpp"
 
 using namespace ht;
 using namespace std::chrono_literals;
@@ -27,58 +22,9 @@ struct Counter {
   void tick(int i) { tr.trace("tick", {{"i", i}}); }
 };
 
-struct e2e_fixture : test::caf_fixture {
-  test::temp_dir dir{"ht-client-e2e"};
-  inprocess_network_actor net = spawn_inprocess_network(sys);
-  server_actor server;
-  public_key spk{}, cpk{};
-  std::vector<connection_actor> ends; // the client's connection ends
-  std::optional<client> cl;
-
-  e2e_fixture() {
-    sys.await_actors_before_shutdown(false);
-    spk.fill(0xAA);
-    cpk.fill(0xBB);
-    server_config cfg;
-    cfg.store.folder = dir.path();
-    cfg.store.flush_interval = 10ms;
-    server = spawn_server(sys, cfg);
-    caf::anon_send(net, listen_atom::value, spk, caf::actor_cast<acceptor_actor>(server));
-    run();
-    client_options o;
-    o.create_socket = [this] {
-      ends.push_back(inprocess_connect(sys, net, cpk, spk));
-      return ends.back();
-    };
-    cl.emplace(client::start(sys, o));
-    run();
-  }
-
-  ~e2e_fixture() {
-    auto root = cl->actor();
-    cl.reset();
-    run();
-    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(net, caf::exit_reason::user_shutdown);
-    run();
-  }
-
-  /// The traceNumbers in the client's .log file, in file order, and notes.
-  std::pair<std::vector<int64_t>, std::vector<std::string>> read_log() {
-    std::ifstream in(dir.path() + "/" + to_hex(cpk) + ".log");
-    std::vector<int64_t> numbers;
-    std::vector<std::string> notes;
-    std::string line;
-    while (std::getline(in, line)) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("traceNumber"))
-        numbers.push_back(j["traceNumber"].get<int64_t>());
-      else if (j.is_object() && j.contains("note"))
-        notes.push_back(j["note"].get<std::string>());
-    }
-    return {numbers, notes};
-  }
+/// Our server and a client that keeps its connection ends (to cut them).
+struct e2e_fixture : test::server_fixture {
+  e2e_fixture() : server_fixture("ht-client-e2e", 0xBB) { start_client({}, {/*keep_ends=*/true}); }
 };
 
 } // namespace
@@ -91,31 +37,11 @@ TEST_CASE("with our server: disconnects at many points of a 1,000-trace run, "
     all[static_cast<size_t>(i)] = i;
   // Every 7th point (143 runs): each run writes real files. Under ASan
   // (157 s of CPU for all 143) a seeded sample of a quarter of them plus
-  // both ends; Catch2's --rng-seed picks it (printed), HT_REPLAY_ALL_POINTS=1
-  // runs all.
-  std::vector<int> points;
+  // both ends (replay_sample.hpp).
+  std::vector<int> every_7th;
   for (int p = 0; p <= total; p += 7)
-    points.push_back(p);
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr bool sanitized = true;
-#elif defined(__has_feature)
-  constexpr bool sanitized = __has_feature(address_sanitizer);
-#else
-  constexpr bool sanitized = false;
-#endif
-  const char* every = std::getenv("HT_REPLAY_ALL_POINTS");
-  if (sanitized && !(every && *every == '1')) {
-    auto seed = Catch::rngSeed();
-    std::mt19937 rng(seed);
-    std::shuffle(points.begin() + 1, points.end() - 1, rng);
-    std::vector<int> sample{points.front(), points.back()};
-    sample.insert(sample.end(), points.begin() + 1, points.begin() + 1 + points.size() / 4);
-    std::sort(sample.begin(), sample.end());
-    WARN("sanitizer build: " << sample.size() << " of " << points.size()
-         << " disconnect points, seed " << seed
-         << " (--rng-seed N for another sample, HT_REPLAY_ALL_POINTS=1 for all)");
-    points = sample;
-  }
+    every_7th.push_back(p);
+  auto points = test::replay_sample(std::move(every_7th), 1, 4);
   for (int p : points) {
     e2e_fixture f;
     REQUIRE(f.cl->is_running());

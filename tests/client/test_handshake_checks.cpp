@@ -5,6 +5,7 @@
 // is kept for the next connection (nothing confirmed, nothing dropped).
 #include <catch2/catch.hpp>
 
+#include <memory>
 #include <numeric>
 
 #include "client_fixture.hpp"
@@ -33,6 +34,20 @@ std::string handshake_with(const std::string& session, const std::string& number
   return hs + "}";
 }
 
+/// The client sends traces 0..2 (from the returned tracer) over its first
+/// connection, which the server then closes.
+std::unique_ptr<Pump> three_traces_then_disconnected(client_fixture& f) {
+  f.listen();
+  f.server.kill_after = {3};
+  f.start(f.options());
+  auto p = std::make_unique<Pump>();  // a tracer made once the client runs
+  for (int i = 0; i < 3; ++i)
+    p->beat();
+  f.run();
+  REQUIRE(f.server.kills == 1);
+  return p;
+}
+
 } // namespace
 
 TEST_CASE("a bad handshake number is an error event and drops nothing",
@@ -55,16 +70,9 @@ TEST_CASE("a bad handshake number is an error event and drops nothing",
   for (auto& c : cases) {
     INFO("handshake: " << c.what);
     client_fixture f;
-    f.listen();
-    f.server.kill_after = {3};
-    f.start(f.options());
-    Pump p;
-    for (int i = 0; i < 3; ++i)
-      p.beat();
-    f.run();
-    REQUIRE(f.server.kills == 1);
-    p.beat();
-    p.beat();
+    auto p = three_traces_then_disconnected(f);
+    p->beat();
+    p->beat();
     f.run();
     REQUIRE(f.cl->stats().buffered_traces == 5);
     f.events.clear();
@@ -104,14 +112,7 @@ TEST_CASE("a good handshake number still confirms and replays", "[scenario]") {
        }) {
     INFO("lastSeenTraceNumber " << number << (other_session ? " (other session)" : ""));
     client_fixture f;
-    f.listen();
-    f.server.kill_after = {3};
-    f.start(f.options());
-    Pump p;
-    for (int i = 0; i < 3; ++i)
-      p.beat();
-    f.run();
-    REQUIRE(f.server.kills == 1);
+    auto p = three_traces_then_disconnected(f);
     f.events.clear();
     f.server.handshake_override =
       handshake_with(other_session ? "1" + f.cl->session_id() : f.cl->session_id(),

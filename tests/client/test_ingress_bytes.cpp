@@ -11,10 +11,7 @@
 #include "actors/client/client.hpp"
 #include "actors/client/client_core.hpp"
 #include "actors/client/trace_ingress.hpp"
-#include "actors/server/server.hpp"
-#include "actors/transport/inprocess.hpp"
-#include "support/caf_fixture.hpp"
-#include "support/temp_dir.hpp"
+#include "server_fixture.hpp"
 
 using namespace ht;
 using namespace std::chrono_literals;
@@ -119,56 +116,13 @@ struct Meter {
   void tick(int i) { tr.trace("tick", {{"i", i}, {"pad", std::string(200, 'p')}}); }
 };
 
-struct server_fixture : test::caf_fixture {
-  test::temp_dir dir{"ht-client-ingress"};
-  inprocess_network_actor net = spawn_inprocess_network(sys);
-  server_actor server;
-  public_key spk{}, cpk{};
-  std::vector<client_event> events;
-  std::optional<client> cl;
-
-  explicit server_fixture(size_t queue_bytes) {
-    sys.await_actors_before_shutdown(false);
-    spk.fill(0xAA);
-    cpk.fill(0xCC);
-    server_config cfg;
-    cfg.store.folder = dir.path();
-    cfg.store.flush_interval = 10ms;
-    server = spawn_server(sys, cfg);
-    caf::anon_send(net, listen_atom::value, spk, caf::actor_cast<acceptor_actor>(server));
-    run();
+/// Our server and a client whose queue holds `queue_bytes`, its events recorded.
+struct ingress_fixture : test::server_fixture {
+  explicit ingress_fixture(size_t queue_bytes) : server_fixture("ht-client-ingress", 0xCC) {
     client_options o;
-    o.create_socket = [this] { return inprocess_connect(sys, net, cpk, spk); };
     o.queue_bytes = queue_bytes;
     o.buffer_bytes = queue_bytes + (1u << 20);
-    o.on_event = [this](const client_event& e) { events.push_back(e); };
-    cl.emplace(client::start(sys, o));
-    run();
-  }
-
-  ~server_fixture() {
-    auto root = cl->actor();
-    cl.reset();
-    run();
-    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(net, caf::exit_reason::user_shutdown);
-    run();
-  }
-
-  std::pair<std::vector<int64_t>, std::vector<std::string>> read_log() {
-    std::ifstream in(dir.path() + "/" + to_hex(cpk) + ".log");
-    std::vector<int64_t> numbers;
-    std::vector<std::string> notes;
-    std::string line;
-    while (std::getline(in, line)) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("traceNumber"))
-        numbers.push_back(j["traceNumber"].get<int64_t>());
-      else if (j.is_object() && j.contains("note"))
-        notes.push_back(j["note"].get<std::string>());
-    }
-    return {numbers, notes};
+    start_client(o, {/*keep_ends=*/false, /*record_events=*/true});
   }
 };
 
@@ -176,7 +130,7 @@ struct server_fixture : test::caf_fixture {
 
 TEST_CASE("with our server: traces dropped at a full queue leave a gap the "
           "server notes with exactly their count", "[scenario]") {
-  server_fixture f(16 << 10); // room for a few dozen traces
+  ingress_fixture f(16 << 10); // room for a few dozen traces
   REQUIRE(f.cl->is_running());
   Meter m;
   // The client's actors do not run while the host traces: the queue fills.

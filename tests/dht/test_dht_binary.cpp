@@ -2,80 +2,27 @@
 // line, answering over real UDP, SIGTERM/SIGINT exit 0, clear errors.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <csignal>
 #include <regex>
 #include <string>
 #include <vector>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dht/rpc/message.hpp"
 #include "messages/bytes.hpp"
-
-extern char** environ;
+#include "support/binary_process.hpp"
 
 namespace {
 
-struct dht_process {
-  pid_t pid = -1;
-  int out = -1;
-  std::string output;
-
-  explicit dht_process(std::vector<std::string> args) {
-    int p[2];
-    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    args.insert(args.begin(), HT_DHT_BINARY);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&pid, HT_DHT_BINARY, &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    out = p[0];
-  }
-  ~dht_process() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    ::close(out);
-  }
-  bool wait_for(const std::string& needle) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (output.find(needle) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline)
-        return false;
-      pollfd pfd{out, POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0)
-        continue;
-      char buf[1024];
-      auto n = ::read(out, buf, sizeof(buf));
-      if (n <= 0)
-        return output.find(needle) != std::string::npos;
-      output.append(buf, static_cast<size_t>(n));
-    }
-    return true;
-  }
-  int wait_exit() {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    pid = -1;
-    wait_for("\x01");
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
+/// hypertrace-logger-dht with `args`, its stdout and stderr collected.
+struct dht_process : ht::test::binary_process {
+  explicit dht_process(std::vector<std::string> args)
+    : binary_process(HT_DHT_BINARY, std::move(args)) {}
 };
 
 /// One dht-rpc PING over real UDP; the decoded response, if any.

@@ -9,6 +9,7 @@
 
 #include "dht/hyperdht/messages.hpp"
 #include "dht/rpc/node.hpp"
+#include "support/vector_file.hpp"
 
 namespace ht::hyperdht_test {
 
@@ -16,19 +17,11 @@ using bytes = std::vector<uint8_t>;
 using json = nlohmann::json;
 
 const json& vectors();
-bytes unhex(const std::string& h);
-std::string hex(const uint8_t* p, size_t n);
-inline std::string hex(const bytes& b) { return hex(b.data(), b.size()); }
+using test::hex;
+using test::unhex;
+/// Hex of exactly N bytes.
 template <size_t N>
-std::string hex(const std::array<uint8_t, N>& a) { return hex(a.data(), N); }
-template <size_t N>
-std::array<uint8_t, N> arr(const std::string& h) {
-  bytes b = unhex(h);
-  if (b.size() != N) throw std::runtime_error("vector of wrong size: " + h);
-  std::array<uint8_t, N> a{};
-  std::copy(b.begin(), b.end(), a.begin());
-  return a;
-}
+std::array<uint8_t, N> arr(const std::string& h) { return test::unhex_array<N>(h); }
 /// Seed byte n repeated: the keys the JS script derives (b4a.alloc(32, n)).
 std::array<uint8_t, 32> fill32(uint8_t n);
 

@@ -8,7 +8,6 @@
 // on SIGUSR1 confirm it.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <iostream>
 #include <csignal>
 #include <map>
@@ -16,74 +15,17 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
+#include "support/binary_process.hpp"
 #include "support/node_process.hpp"
-
-extern char** environ;
 
 namespace {
 
 /// One hypertrace-logger-dht process; its stdout and stderr are collected.
-struct dht_binary {
-  pid_t pid = -1;
-  int out = -1;
-  std::string output;
-  size_t consumed = 0;  // output before this was already matched
-
-  explicit dht_binary(std::vector<std::string> args) {
-    int p[2];
-    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    args.insert(args.begin(), HT_DHT_BINARY);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&pid, HT_DHT_BINARY, &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    out = p[0];
-  }
-  ~dht_binary() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    ::close(out);
-  }
-
-  /// The first match of `re` after what was matched before (waits up to 20 s).
-  std::smatch await(const std::regex& re) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-      std::smatch m;
-      auto from = output.cbegin() + static_cast<std::ptrdiff_t>(consumed);
-      if (std::regex_search(from, output.cend(), m, re)) {
-        consumed = static_cast<size_t>(m[0].second - output.cbegin());
-        return m;
-      }
-      if (std::chrono::steady_clock::now() > deadline)
-        FAIL("no match in the node's output:\n" << output);
-      pollfd pfd{out, POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0)
-        continue;
-      char buf[1024];
-      auto n = ::read(out, buf, sizeof(buf));
-      if (n <= 0)
-        FAIL("the node exited:\n" << output);
-      output.append(buf, static_cast<size_t>(n));
-    }
-  }
+struct dht_binary : ht::test::binary_process {
+  explicit dht_binary(std::vector<std::string> args)
+    : binary_process(HT_DHT_BINARY, std::move(args)) {}
 
   /// The node's counters (one SIGUSR1 status line).
   std::map<std::string, uint64_t> status() {
@@ -95,14 +37,6 @@ struct dht_binary {
     for (auto it = std::sregex_iterator(line.begin(), line.end(), kv); it != std::sregex_iterator(); ++it)
       out[(*it)[1]] = std::stoull((*it)[2]);
     return out;
-  }
-
-  int stop() {
-    ::kill(pid, SIGTERM);
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   }
 };
 

@@ -1,39 +1,11 @@
 #include "codec_vectors.hpp"
 
-#include <fstream>
 
 namespace ht::rpc_test {
 
 const nlohmann::json& vectors() {
-  static const nlohmann::json v = [] {
-    std::ifstream f(HT_RPC_VECTORS);
-    if (!f) throw std::runtime_error("cannot open " HT_RPC_VECTORS);
-    return nlohmann::json::parse(f);
-  }();
+  static const nlohmann::json v = test::read_vector_file(HT_RPC_VECTORS);
   return v;
-}
-
-bytes unhex(const std::string& h) {
-  if (h.size() % 2) throw std::runtime_error("odd hex length");
-  auto nib = [](char c) -> uint8_t {
-    if (c >= '0' && c <= '9') return static_cast<uint8_t>(c - '0');
-    if (c >= 'a' && c <= 'f') return static_cast<uint8_t>(c - 'a' + 10);
-    throw std::runtime_error("bad hex digit");
-  };
-  bytes b(h.size() / 2);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(nib(h[2 * i]) << 4 | nib(h[2 * i + 1]));
-  return b;
-}
-
-std::string hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
 }
 
 enc::ipv4_address address(const nlohmann::json& j) {

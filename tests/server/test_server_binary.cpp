@@ -13,84 +13,24 @@
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "actors/server/keys.hpp"
+#include "support/binary_process.hpp"
 #include "support/temp_dir.hpp"
-
-extern char** environ;
 
 namespace {
 
-/// A child process with its stdout and stderr captured.
-struct server_process {
-  pid_t pid = -1;
-  int out = -1;
-  std::string output;
-
+/// One of our binaries, its stdout and stderr captured.
+struct server_process : ht::test::binary_process {
   /// The server binary; unless `args` name a bootstrap list, it joins the
   /// test's own local DHT node (local_bootstrap()) on 127.0.0.1.
   explicit server_process(std::vector<std::string> args, const std::string& cwd);
 
   server_process(const char* binary, std::vector<std::string> args, const std::string& cwd,
-                 const std::string& stdin_path = "/dev/null") {
-    int p[2];
-    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-    posix_spawn_file_actions_addopen(&fa, 0, stdin_path.c_str(), O_RDONLY, 0);
-    args.insert(args.begin(), binary);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    REQUIRE(::posix_spawn(&pid, binary, &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    out = p[0];
-  }
-
-  ~server_process() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    ::close(out);
-  }
-
-  /// Reads output until `needle` shows up or `seconds` pass.
-  bool wait_for(const std::string& needle, int seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (output.find(needle) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline)
-        return false;
-      pollfd pfd{out, POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0)
-        continue;
-      char buf[1024];
-      auto n = ::read(out, buf, sizeof(buf));
-      if (n <= 0)
-        return output.find(needle) != std::string::npos;
-      output.append(buf, static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  int wait_exit() {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    pid = -1;
-    wait_for("\x01"); // drain what is left
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  }
+                 const std::string& stdin_path = "/dev/null")
+    : binary_process(binary, std::move(args), cwd, stdin_path) {}
 };
 
 /// One hypertrace-logger-dht on 127.0.0.1 (a free port) for the whole test

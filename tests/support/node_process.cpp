@@ -1,5 +1,7 @@
 #include "support/node_process.hpp"
 
+#include "support/spawn.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -7,14 +9,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace ht::test {
 
@@ -33,30 +30,16 @@ node_process::node_process(const std::string& script,
   if (::stat((dir + "/node_modules").c_str(), &st) != 0)
     throw std::runtime_error("interop packages missing: run `npm ci` in " + dir
                              + " (scripts/install-deps does)");
-  int in_pipe[2], out_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0)
-    throw sys_error("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  std::vector<std::string> argv_s{"node", dir + "/" + script};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int rc = ::posix_spawnp(&pid_, "node", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  in_fd_ = in_pipe[1];
-  out_fd_ = out_pipe[0];
-  if (rc != 0) {
-    errno = rc;
-    throw sys_error("cannot start node");
-  }
+  spawn_options opts;
+  opts.cwd = dir;
+  opts.pipe_stdin = true;
+  opts.search_path = true;
+  std::vector<std::string> argv{dir + "/" + script};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = spawn_child("node", argv, opts);
+  pid_ = child.pid;
+  in_fd_ = child.in;
+  out_fd_ = child.out;
   // A child that dies must not kill the test with SIGPIPE on write_line.
   ::signal(SIGPIPE, SIG_IGN);
 }
@@ -86,19 +69,8 @@ std::string node_process::read_line(int timeout_ms) {
                   deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0)
       throw std::runtime_error("node child: no line within timeout");
-    pollfd p{out_fd_, POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      continue;
-    char buf[4096];
-    auto got = ::read(out_fd_, buf, sizeof(buf));
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got <= 0)
+    if (read_some(out_fd_, pending_, static_cast<int>(left)) < 0)
       throw std::runtime_error("node child closed its output (exited?)");
-    pending_.append(buf, static_cast<size_t>(got));
   }
 }
 

@@ -7,23 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/vector_file.hpp"
+
 namespace ht::wire_test {
 
 using bytes = std::vector<uint8_t>;
 
 const nlohmann::json& vectors();
-bytes unhex(const std::string& h);
-std::string hex(const uint8_t* p, size_t n);
-inline std::string hex(const bytes& b) { return hex(b.data(), b.size()); }
-template <size_t N>
-std::string hex(const std::array<uint8_t, N>& a) { return hex(a.data(), N); }
-template <size_t N>
-std::array<uint8_t, N> unhex_array(const std::string& h) {
-  bytes b = unhex(h);
-  std::array<uint8_t, N> a{};
-  if (b.size() != N) throw std::runtime_error("vector of wrong size: " + h);
-  for (size_t i = 0; i < N; ++i) a[i] = b[i];
-  return a;
-}
+using test::hex;
+using test::unhex;
+using test::unhex_array;
 
 } // namespace ht::wire_test
