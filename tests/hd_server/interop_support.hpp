@@ -172,13 +172,16 @@ inline bool wait_traces(const std::string& path, int n, int seconds) {
 }
 
 // The client script's next line that starts with `prefix` (events before it
-// skipped), within about `seconds`.
-inline std::string line_starting(node_process& p, const std::string& prefix, int seconds = 60) {
+// skipped, or kept in `skipped`), within about `seconds`.
+inline std::string line_starting(node_process& p, const std::string& prefix, int seconds = 60,
+                                 std::vector<std::string>* skipped = nullptr) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     auto l = p.read_line(seconds * 1000);
     if (l.rfind(prefix, 0) == 0)
       return l;
+    if (skipped)
+      skipped->push_back(l);
   }
   return "(nothing starting with " + prefix + ")";
 }

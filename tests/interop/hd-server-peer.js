@@ -25,6 +25,8 @@ const DHT = require('hyperdht')
 
 const HOST = '127.0.0.1'
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n')
+const T0 = Date.now()
+const note = (...a) => process.stderr.write('[' + process.argv[2] + ' ' + new Date().toISOString().slice(11, 23) + ' +' + (Date.now() - T0) + 'ms] ' + a.join(' ') + '\n')
 const parseBootstrap = (s) => s.split(',').map((a) => {
   const i = a.lastIndexOf(':')
   return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }
@@ -70,11 +72,13 @@ class Room {
 async function client (bootstrap, serverHex, seedHex, count, session, batch, every) {
   const { createTracer } = require('hypertrace')
   const Client = require('hypertrace-logger/client')
-  const dht = new DHT({ bootstrap: parseBootstrap(bootstrap), host: HOST })
-  // Fully bootstrapped, the node knows its firewall state (OPEN on
-  // loopback): connecting earlier may start a holepunch that a loaded
-  // machine (the ASan run) does not finish in time.
+  const dht = new DHT({ bootstrap: parseBootstrap(bootstrap), host: HOST, port: await freePort() })
+  // Connect only once bootstrapped (the routing table holds the testnet).
+  // The node usually stays `firewalled` (its NAT ping may answer after the
+  // bootstrap query ends, dht-rpc index.js:389-403): it relies on the
+  // server's reply saying OPEN to connect directly (see jsserver()).
   await dht.fullyBootstrapped()
+  note('bootstrapped, firewalled ' + dht.firewalled)
   const keyPair = DHT.keyPair(b4a.from(seedHex, 'hex'))
   const serverKey = b4a.from(serverHex, 'hex')
   const c = new Client()
@@ -82,7 +86,14 @@ async function client (bootstrap, serverHex, seedHex, count, session, batch, eve
   for (const ev of ['open', 'reconnect', 'close']) c.on(ev, () => say({ event: ev }))
   c.on('connection-error', (err) => say({ event: 'connection-error', code: err.code || null, message: err.message }))
   await c.start({
-    createSocket: () => dht.connect(serverKey, { keyPair }),
+    createSocket: () => {
+      note('connect')
+      const s = dht.connect(serverKey, { keyPair })
+      s.on('connect', () => note('socket connected to ' + s.rawStream.remoteHost + ':' + s.rawStream.remotePort + ' punches ' + JSON.stringify(dht.stats.punches)))
+      s.on('error', (e) => note('socket error ' + e.code + ' ' + e.message))
+      s.on('close', () => note('socket closed'))
+      return s
+    },
     getInitialProps: async () => ({ username: 'interop' })
   })
   // The Client keeps at most ~2048 traces while it has no connection
@@ -107,8 +118,19 @@ async function client (bootstrap, serverHex, seedHex, count, session, batch, eve
 
 async function jsserver (bootstrap, folder, seedHex) {
   const list = parseBootstrap(bootstrap)
+  // An explicit port (hyperdht's default is 49737, index.js:27, which tests
+  // leave free) and `firewalled: false`: the JS Server then knows its
+  // address (dht-rpc remoteAddress()), answers handshakes with firewall
+  // OPEN and no holepunch (hyperdht server.js:373-375) and the client
+  // connects straight to it (connect.js:203-212), as it does to ours.
+  // Firewalled, the Server answers the client's relayed handshakes with a
+  // LAN shortcut/holepunch on loopback that, in most runs on a loaded
+  // machine, never opened its stream: the client's UDX packets went
+  // unanswered until ETIMEDOUT (~13 s), then hypertrace-logger waited
+  // 10-15 s to reconnect (client.js:68): the ~30 s slow mode of (a).
+  const port = await freePort()
   class TestDHT extends DHT {
-    constructor (opts = {}) { super({ bootstrap: list, host: HOST, ...opts }) }
+    constructor (opts = {}) { super({ bootstrap: list, host: HOST, port, firewalled: false, ...opts }) }
   }
   const loggerDir = path.dirname(require.resolve('hypertrace-logger/package.json'))
   require.cache[require.resolve('hyperdht', { paths: [loggerDir] })].exports = TestDHT
@@ -119,8 +141,12 @@ async function jsserver (bootstrap, folder, seedHex) {
   const Server = require('hypertrace-logger/server')
   const server = new Server({ folder })
   const keyPair = DHT.keyPair(b4a.from(seedHex, 'hex'))
-  await server.server.dht.fullyBootstrapped()  // announce as an OPEN server (see client())
+  await server.server.dht.fullyBootstrapped()
   await server.listen(keyPair)
+  // Its remote address comes from the NAT samples of its bootstrap.
+  for (let i = 0; i < 200 && !server.server.dht.remoteAddress(); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  note('listening, remote address ' + JSON.stringify(server.server.dht.remoteAddress()))
+  server.server.on('connection', (s) => note('connection from ' + s.rawStream.remoteHost + ':' + s.rawStream.remotePort))
   say({ listening: b4a.toString(keyPair.publicKey, 'hex') })
   await untilStdinEnds()
   process.exit(0)

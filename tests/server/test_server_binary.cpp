@@ -126,10 +126,12 @@ TEST_CASE("unknown options are rejected and --help lists the options", "[scenari
   CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
 }
 
-TEST_CASE("the scheduler defaults to one worker per core (at least 2); the flag overrides",
+TEST_CASE("the scheduler defaults to one worker per core (at least 2) and no moderate idle poll; "
+          "the flags override",
           "[scenario]") {
-  // CAF's own default, max(cores, 4) workers, costs the server CPU in idle
-  // polling on small machines (bench/hyperdht, docs/hyperdht.md).
+  // CAF's own defaults, max(cores, 4) workers and 500 moderate polls 50 µs
+  // apart, cost the server CPU in idle polling on small machines
+  // (bench/hyperdht, docs/hyperdht.md).
   ht::test::temp_dir dir{"ht-bin"};
   const std::string cores =
     std::to_string(std::max(2u, std::thread::hardware_concurrency()));
@@ -137,11 +139,14 @@ TEST_CASE("the scheduler defaults to one worker per core (at least 2); the flag 
     server_process srv({"--dump-config"}, dir.path());
     CHECK(srv.wait_exit() == 0);
     CHECK(srv.output.find("max-threads = " + cores + "\n") != std::string::npos);
+    CHECK(srv.output.find("moderate-poll-attempts = 0\n") != std::string::npos);
   }
   {
-    server_process srv({"--dump-config", "--scheduler.max-threads=3"}, dir.path());
+    server_process srv({"--dump-config", "--scheduler.max-threads=3",
+                        "--work-stealing.moderate-poll-attempts=7"}, dir.path());
     CHECK(srv.wait_exit() == 0);
     CHECK(srv.output.find("max-threads = 3\n") != std::string::npos);
+    CHECK(srv.output.find("moderate-poll-attempts = 7\n") != std::string::npos);
   }
   struct stat st;
   CHECK(::stat((dir.path() + "/keys.dat").c_str(), &st) != 0); // no side effects
