@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <malloc.h>
 #include <sstream>
 #include <thread>
 
@@ -191,5 +192,12 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // One malloc arena for all threads (glibc gives each thread its own, up
+  // to 8 per core). Lines, packets and messages are allocated on one thread
+  // and freed on another (socket -> stream -> connection -> session ->
+  // store), so with per-thread arenas each arena keeps its own high-water
+  // mark of freed memory: bench_e2e measured peak RSS 19-24 MB with them,
+  // 16 MB with one, CPU per trace unchanged. Before any thread starts.
+  mallopt(M_ARENA_MAX, 1);
   return ht::daemon_main<ht::server_app_config>(argc, argv, {SIGINT, SIGTERM, SIGUSR1}, run);
 }

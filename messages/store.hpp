@@ -89,7 +89,7 @@ struct store_config {
   uint32_t rotate_keep = 5;               // <hex>.log.1 .. .log.<keep>
   uint64_t memory_cap_bytes = 256ull << 20;
   // Added with actors/store (additive):
-  uint64_t flush_bytes = 1ull << 20;  // write at once when a file buffers this much
+  uint64_t flush_bytes = 256ull << 10;  // write at once when a file buffers this much
   caf::timespan retry_min = std::chrono::milliseconds(100); // write-error backoff
   caf::timespan retry_max = std::chrono::seconds(5);
   caf::timespan close_idle_after = std::chrono::seconds(10); // frees idle fds

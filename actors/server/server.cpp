@@ -10,6 +10,7 @@
 //    together with the client's replay;
 //  - a crashed store is restarted and every session resends what it had not
 //    acknowledged.
+#include <algorithm>
 #include <deque>
 #include <iostream>
 #include <list>
@@ -161,6 +162,8 @@ void start_session(server_pointer self, const std::string& hex,
   p.root = self;
   p.limits = st.cfg.limits;
   p.window_bytes = st.cfg.session_window_bytes;
+  // A full batch reaches the store's write threshold: written at once.
+  p.batch_bytes = std::max<uint64_t>(st.cfg.store.flush_bytes, 1);
   p.store_timeout = st.cfg.store_timeout;
   auto session = self->spawn<caf::monitored>(session_impl, std::move(p));
   st.sessions.emplace(session.address(), session_entry{session, hex, wc.conn});

@@ -80,9 +80,15 @@ void send_batch(session_pointer self) {
   if (st.in_flight.empty()) {
     if (st.pending.empty())
       return;
-    st.in_flight.swap(st.pending);
-    st.in_flight_bytes = st.pending_bytes;
-    st.pending_bytes = 0;
+    // A bounded batch: a whole window in one request would sit in memory
+    // three times (here, in the message, in the store's buffer).
+    do {
+      auto n = st.pending.front().size() + 1;
+      st.in_flight.emplace_back(std::move(st.pending.front()));
+      st.pending.pop_front();
+      st.in_flight_bytes += n;
+      st.pending_bytes -= n;
+    } while (!st.pending.empty() && st.in_flight_bytes < st.params.batch_bytes);
   }
   st.awaiting_store = true;
   auto generation = st.store_generation;

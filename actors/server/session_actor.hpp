@@ -3,6 +3,7 @@
 // messages and hands the resulting lines to the store in order, one batch
 // in flight, keeping every batch until the store acknowledges it (so a
 // store restart loses nothing acknowledged and nothing accepted).
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,13 +21,19 @@ struct session_params {
   server_actor root;
   session_limits limits;
   uint64_t window_bytes = 4u << 20;
+  // A batch sent to the store carries at most this many bytes of lines (at
+  // least one line). The server sets it to the store's flush_bytes, so a
+  // full batch is written at once, not after the store's flush interval.
+  // It bounds what the batch holds twice (here until acknowledged, and the
+  // copy in the append message) and the store's buffer for this client.
+  uint64_t batch_bytes = 512u << 10;
   caf::timespan store_timeout = std::chrono::seconds(30);
 };
 
 struct session_state {
   std::unique_ptr<session_protocol> protocol;
   session_params params;
-  std::vector<std::string> pending;   // lines not yet sent to the store
+  std::deque<std::string> pending;    // lines not yet sent to the store
   uint64_t pending_bytes = 0;
   std::vector<std::string> in_flight; // the batch the store has not acked
   uint64_t in_flight_bytes = 0;

@@ -345,6 +345,70 @@ TEST_CASE_METHOD(server_fixture, "a store that dies after writing but before ack
   CHECK(trace_numbers(lines(key)) == iota_numbers(0, 150));
 }
 
+namespace {
+
+// The real store behind a proxy that records the bytes of each append
+// request, to see how the session cuts its batches.
+store_actor spawn_recording_store(caf::actor_system& sys, store_actor inner,
+                                  std::shared_ptr<std::vector<size_t>> sizes) {
+  return sys.spawn([inner, sizes](store_actor::pointer self) -> store_actor::behavior_type {
+    return {
+      [self, inner, sizes](append_atom, std::string& hex, std::vector<std::string>& lines)
+        -> caf::result<uint64_t> {
+        size_t n = 0;
+        for (auto& l : lines)
+          n += l.size() + 1;
+        sizes->push_back(n);
+        return self->delegate(inner, append_atom::value, std::move(hex), std::move(lines));
+      },
+      [self, inner](flush_atom) -> caf::result<bool> {
+        return self->delegate(inner, flush_atom::value);
+      },
+      [self, inner](recover_atom, std::string& hex) -> caf::result<last_seen_trace> {
+        return self->delegate(inner, recover_atom::value, std::move(hex));
+      },
+      [self, inner](status_atom) -> caf::result<store_status> {
+        return self->delegate(inner, status_atom::value);
+      },
+    };
+  });
+}
+
+} // namespace
+
+TEST_CASE_METHOD(server_fixture, "a session hands its lines to the store in batches of at most the store's flush_bytes, each written at once", "[scenario]") {
+  // One batch in flight: while the store holds the first trace, the other
+  // 299 (~150 KB) pile up in the session. They must not go as one request:
+  // a whole window in one batch sits in memory three times (the session,
+  // the message, the store's buffer). A batch that reaches flush_bytes is
+  // written at once, so no flush interval is waited for.
+  cfg.store.flush_bytes = 8 * 1024;
+  cfg.store.flush_interval = std::chrono::seconds(10);
+  auto sizes = std::make_shared<std::vector<size_t>>();
+  auto real = cfg.make_store;
+  cfg.make_store = [real, sizes](caf::actor_system& s, const store_config& sc) {
+    return spawn_recording_store(s, real(s, sc), sizes);
+  };
+  start_server();
+  auto key = key_of(18);
+  auto c = connect(key);
+  for (int i = 0; i < 300; ++i)
+    send(c, make_trace("s", i));
+  // The first batch (the first trace) is small: written after the interval.
+  // The rest follow in full batches, each written at once.
+  run();
+  advance(std::chrono::seconds(10));
+  auto line = make_trace("s", 299).size() + 200; // a trace line: ours plus time, userId
+  REQUIRE(sizes->size() > 10);
+  for (auto n : *sizes)
+    CHECK(n < cfg.store.flush_bytes + line);
+  auto written = trace_numbers(lines(key));
+  CHECK(written.size() + cfg.store.flush_bytes / 400 >= 300);
+  CHECK(written == iota_numbers(0, static_cast<int64_t>(written.size())));
+  advance(std::chrono::seconds(10));
+  CHECK(trace_numbers(lines(key)) == iota_numbers(0, 300));
+}
+
 TEST_CASE_METHOD(server_fixture, "the folder removed while running is recreated and nothing is lost", "[scenario]") {
   start_server();
   auto key = key_of(13);
