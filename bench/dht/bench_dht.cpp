@@ -68,17 +68,12 @@ using ht::bench::free_port;
 void fill_table(uint16_t port, int count) {
   std::vector<int> fds;
   for (int i = 0; i < count; ++i) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    uint16_t own_port = 0;
+    int fd = ht::bench::loopback_udp_socket(own_port);
     ht::rpc::request r;
     r.tid = static_cast<uint16_t>(i);
     r.to = ht::rpc::ipv4_address::parse("127.0.0.1", port);
-    r.id = ht::rpc::node_id(ht::rpc::ipv4_address::parse("127.0.0.1", ntohs(a.sin_port)));
+    r.id = ht::rpc::node_id(ht::rpc::ipv4_address::parse("127.0.0.1", own_port));
     r.internal = true;
     r.command = static_cast<uint64_t>(ht::rpc::internal_command::ping);
     auto data = ht::rpc::encode(r);

@@ -25,4 +25,8 @@ std::string load_average();
 /// port is taken, so the rule holds whichever node gets the port.
 uint16_t free_port();
 
+/// A UDP socket (close-on-exec) bound to an ephemeral port on 127.0.0.1;
+/// returns its fd and sets `port`.
+int loopback_udp_socket(uint16_t& port);
+
 } // namespace ht::bench
