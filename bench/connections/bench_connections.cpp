@@ -61,6 +61,8 @@
 #include "actors/dht/host_port.hpp"
 #include "actors/hd_client/hd_connect.hpp"
 #include "actors/hyperdht/hyperdht_stack.hpp"
+#include "support/child.hpp"
+#include "support/proc_stats.hpp"
 
 extern char** environ;
 
@@ -69,43 +71,20 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
+using ht::bench::child;
+using ht::bench::cpu_us;
+using ht::bench::free_port;
+using ht::bench::load_average;
+using ht::bench::status_field;
+
 double seconds_since(steady::time_point t) {
   return std::chrono::duration<double>(steady::now() - t).count();
-}
-
-/// CPU time (user + system) of a process so far, in microseconds.
-double cpu_us(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto p = s.rfind(')');
-  if (p == std::string::npos)
-    return 0;
-  std::istringstream in(s.substr(p + 2));
-  std::string field;
-  unsigned long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14)
-      utime = std::stoul(field);
-    if (i == 15)
-      stime = std::stoul(field);
-  }
-  return double(utime + stime) * 1e6 / double(sysconf(_SC_CLK_TCK));
 }
 
 double self_cpu_us() {
   rusage ru{};
   ::getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-/// A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...), or a count (Threads).
-long status_field(int pid, const std::string& name) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(name + ":", 0) == 0)
-      return std::stol(line.substr(name.size() + 1));
-  return -1;
 }
 
 long open_fds(int pid) {
@@ -118,103 +97,6 @@ long open_fds(int pid) {
   }
   return n;
 }
-
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-/// A free UDP port on 127.0.0.1 clear of 49737-49741.
-uint16_t free_port() {
-  for (;;) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    uint16_t p = ntohs(a.sin_port);
-    if (p < 49737 || p > 49741)
-      return p;
-  }
-}
-
-/// A child process; stdout read through a pipe, stderr to a file.
-struct child {
-  pid_t pid = -1;
-  int out = -1;
-  std::string buf;
-  std::string name;
-
-  child(std::vector<std::string> args, const std::string& stderr_path) : name(args[0]) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid, args[0].c_str(), &fa, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("cannot start " + args[0]);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    out = p[0];
-  }
-  /// Reads stdout until a line containing `needle`; returns that line.
-  std::string wait_line(const std::string& needle, int seconds) {
-    auto deadline = steady::now() + std::chrono::seconds(seconds);
-    for (;;) {
-      for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
-        auto line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        if (line.find(needle) != std::string::npos)
-          return line;
-      }
-      if (steady::now() > deadline)
-        throw std::runtime_error(name + ": no '" + needle + "' in time");
-      pollfd pfd{out, POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0)
-        continue;
-      char b[1024];
-      auto n = ::read(out, b, sizeof b);
-      if (n <= 0)
-        throw std::runtime_error(name + " exited");
-      buf.append(b, size_t(n));
-    }
-  }
-  /// SIGTERM, then the exit status (or -signal), waiting at most `seconds`.
-  int stop(int seconds, double& took) {
-    auto t0 = steady::now();
-    ::kill(pid, SIGTERM);
-    int st = 0;
-    while (::waitpid(pid, &st, WNOHANG) == 0) {
-      if (seconds_since(t0) > seconds) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &st, 0);
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    took = seconds_since(t0);
-    pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-  }
-  ~child() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-    ::close(out);
-  }
-};
 
 /// One client's .log file, read as it grows.
 struct log_tail {
@@ -341,18 +223,18 @@ int run(size_t clients, size_t traces, size_t in_flight) {
   std::this_thread::sleep_for(2s);
   std::vector<memory_point> mem;
   auto sample = [&](size_t n) {
-    mem.push_back({n, status_field(server.pid, "VmRSS"), status_field(server.pid, "VmHWM"), open_fds(server.pid),
-                   status_field(server.pid, "Threads")});
+    mem.push_back({n, status_field(server.pid(), "VmRSS"), status_field(server.pid(), "VmHWM"), open_fds(server.pid()),
+                   status_field(server.pid(), "Threads")});
     auto& m = mem.back();
     std::cout << "  " << n << " connections: server RSS " << m.rss_kb << " kB, VmHWM " << m.hwm_kb << " kB, "
               << m.fds << " fds, " << m.threads << " threads\n";
   };
   sample(0);
   // The server's own background (announcer pings, DHT upkeep) before any client.
-  double base_cpu0 = cpu_us(server.pid);
+  double base_cpu0 = cpu_us(server.pid());
   auto t_base = steady::now();
   std::this_thread::sleep_for(5s);
-  double base_rate = (cpu_us(server.pid) - base_cpu0) / seconds_since(t_base);
+  double base_rate = (cpu_us(server.pid()) - base_cpu0) / seconds_since(t_base);
 
   bench_config cfg;
   caf::actor_system sys{cfg};
@@ -442,15 +324,15 @@ int run(size_t clients, size_t traces, size_t in_flight) {
   }
 
   // Idle: keep-alives only.
-  double idle_cpu0 = cpu_us(server.pid);
+  double idle_cpu0 = cpu_us(server.pid());
   auto t_idle = steady::now();
   std::this_thread::sleep_for(10s); // two keep-alive periods (5 s)
   double idle_s = seconds_since(t_idle);
-  double idle_cpu = cpu_us(server.pid) - idle_cpu0;
+  double idle_cpu = cpu_us(server.pid()) - idle_cpu0;
   sample(clients);
 
   // Send: every client `traces` traces at once.
-  double cpu0 = cpu_us(server.pid), self0 = self_cpu_us();
+  double cpu0 = cpu_us(server.pid()), self0 = self_cpu_us();
   auto t_send = steady::now();
   for (size_t n = 0; n < traces; ++n)
     for (size_t i = 0; i < clients; ++i) {
@@ -471,7 +353,7 @@ int run(size_t clients, size_t traces, size_t in_flight) {
     std::this_thread::sleep_for(10ms);
   }
   double send_s = seconds_since(t_send);
-  double send_cpu = cpu_us(server.pid) - cpu0;
+  double send_cpu = cpu_us(server.pid()) - cpu0;
   double load_cpu = self_cpu_us() - self0;
   sample(clients);
 
@@ -573,8 +455,8 @@ int run(size_t clients, size_t traces, size_t in_flight) {
   return 0;
   } catch (const std::exception& e) {
     std::cerr << "bench_connections: " << e.what() << " (files kept in " << dir << ")" << std::endl;
-    ::kill(server.pid, SIGKILL);
-    ::kill(dht.pid, SIGKILL);
+    ::kill(server.pid(), SIGKILL);
+    ::kill(dht.pid(), SIGKILL);
     std::_Exit(1);
   }
 }

@@ -49,7 +49,9 @@
 
 #include "actors/dht/node_actor.hpp"
 #include "actors/udx/socket_actor.hpp"
+#include "support/child.hpp"
 #include "support/node_process.hpp"
+#include "support/proc_stats.hpp"
 
 extern char** environ;
 
@@ -58,109 +60,20 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// CPU time (user + system) of a process so far, in microseconds.
-double cpu_us(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto p = s.rfind(')');
-  if (p == std::string::npos)
-    return 0;
-  std::istringstream in(s.substr(p + 2));
-  std::string field;
-  unsigned long utime = 0, stime = 0;
-  // after ")": state(3) ... utime is field 14, stime 15
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14)
-      utime = std::stoul(field);
-    if (i == 15)
-      stime = std::stoul(field);
-  }
-  return double(utime + stime) * 1e6 / double(sysconf(_SC_CLK_TCK));
-}
-
-/// A free UDP port on 127.0.0.1 clear of 49737-49741 (and of the range
-/// [p, p+5) a JS node tries).
-uint16_t free_port() {
-  for (;;) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    uint16_t p = ntohs(a.sin_port);
-    if (p + 5 < 49737 || p > 49741)
-      return p;
-  }
-}
-
-/// hypertrace-logger-dht as a child process.
-struct dht_child {
-  pid_t pid = -1;
-  int out = -1;
-  std::string buf;
-  explicit dht_child(uint16_t port) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    std::vector<std::string> args{HT_DHT_BINARY, "--host=127.0.0.1",
-                                  "--port=" + std::to_string(port)};
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid, HT_DHT_BINARY, &fa, nullptr, argv.data(), environ) != 0)
-      throw std::runtime_error("spawn " HT_DHT_BINARY);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    out = p[0];
-  }
-  std::string read_line() {
-    for (;;) {
-      auto nl = buf.find('\n');
-      if (nl != std::string::npos) {
-        auto line = buf.substr(0, nl);
-        buf.erase(0, nl + 1);
-        return line;
-      }
-      pollfd pfd{out, POLLIN, 0};
-      if (::poll(&pfd, 1, 20000) <= 0)
-        throw std::runtime_error("hypertrace-logger-dht said nothing");
-      char b[512];
-      auto n = ::read(out, b, sizeof b);
-      if (n <= 0)
-        throw std::runtime_error("hypertrace-logger-dht exited");
-      buf.append(b, size_t(n));
-    }
-  }
-  ~dht_child() {
-    ::kill(pid, SIGTERM);
-    ::waitpid(pid, nullptr, 0);
-    ::close(out);
-  }
-};
+using ht::bench::cpu_us;
+using ht::bench::free_port;
 
 /// 30 real "nodes": sockets that PING the node once with their own id, so
 /// the node puts them in its table (dht-rpc adds requesters with a valid id).
 void fill_table(uint16_t port, int count) {
   std::vector<int> fds;
   for (int i = 0; i < count; ++i) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    uint16_t own_port = 0;
+    int fd = ht::bench::loopback_udp_socket(own_port);
     ht::rpc::request r;
     r.tid = static_cast<uint16_t>(i);
     r.to = ht::rpc::ipv4_address::parse("127.0.0.1", port);
-    r.id = ht::rpc::node_id(ht::rpc::ipv4_address::parse("127.0.0.1", ntohs(a.sin_port)));
+    r.id = ht::rpc::node_id(ht::rpc::ipv4_address::parse("127.0.0.1", own_port));
     r.internal = true;
     r.command = static_cast<uint64_t>(ht::rpc::internal_command::ping);
     auto data = ht::rpc::encode(r);
@@ -607,9 +520,10 @@ int main(int argc, char** argv) {
     }
     if (wanted("cxx")) {
       auto port = free_port();
-      dht_child node(port);
+      ht::bench::child node({HT_DHT_BINARY, "--host=127.0.0.1", "--port=" + std::to_string(port)}, {},
+                            SIGTERM);
       node.read_line(); // "dht node listening on ..."
-      int pid = node.pid;
+      int pid = node.pid();
       cxx = run_load([pid] { return cpu_us(pid); }, port, requests, window);
     }
     if (wanted("core")) {

@@ -61,6 +61,7 @@
 #include "hd_server/child_process.hpp"
 #include "messages/bytes.hpp"
 #include "support/node_process.hpp"
+#include "support/proc_stats.hpp"
 #include "support/temp_dir.hpp"
 
 using json = nlohmann::json;
@@ -68,31 +69,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using ht::bench::free_port;
+using ht::bench::load_average;
+
 /// CLOCK_REALTIME in ms (comparable with the JS side's timeOrigin + now()).
 double wall_ms() {
   timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
-
-/// CPU time (user + system, all threads, also exited ones) of a process, µs,
-/// in clock ticks (10 ms): /proc/<pid>/stat.
-double cpu_us_ticks(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto p = s.rfind(')');
-  if (p == std::string::npos)
-    return 0;
-  std::istringstream in(s.substr(p + 2));
-  std::string field;
-  unsigned long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {  // utime is field 14, stime 15
-    if (i == 14)
-      utime = std::stoul(field);
-    if (i == 15)
-      stime = std::stoul(field);
-  }
-  return double(utime + stime) * 1e6 / double(::sysconf(_SC_CLK_TCK));
 }
 
 /// CPU time of a process in µs with ns resolution: the sum of its live
@@ -103,7 +87,7 @@ double cpu_us(int pid) {
   std::string base = "/proc/" + std::to_string(pid) + "/task";
   DIR* d = ::opendir(base.c_str());
   if (!d)
-    return cpu_us_ticks(pid);
+    return ht::bench::cpu_us(pid);
   double ns = 0;
   bool any = false;
   while (auto* e = ::readdir(d)) {
@@ -117,18 +101,14 @@ double cpu_us(int pid) {
     }
   }
   ::closedir(d);
-  return any ? ns / 1e3 : cpu_us_ticks(pid);
+  return any ? ns / 1e3 : ht::bench::cpu_us(pid);
 }
 
 /// A /proc/<pid>/status size field (VmHWM: peak resident set, VmRSS:
 /// now) in MB.
-double status_mb(int pid, const std::string& field = "VmHWM:") {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(field, 0) == 0)
-      return std::stod(line.substr(field.size())) / 1024.0;
-  return 0;
+double status_mb(int pid, const std::string& field = "VmHWM") {
+  long kb = ht::bench::status_field(pid, field);
+  return kb < 0 ? 0 : double(kb) / 1024.0;
 }
 double peak_rss_mb(int pid) { return status_mb(pid); }
 
@@ -139,31 +119,6 @@ void note_phase(const std::string& name, int pid, const char* what) {
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   std::fprintf(stderr, "[%s] server pid %d: %s at %.6f\n", name.c_str(), pid, what,
                double(ts.tv_sec) + double(ts.tv_nsec) / 1e9);
-}
-
-std::string load_average() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-/// A free UDP port on 127.0.0.1 clear of 49737-49741 (and of the range
-/// [p, p+5) a JS node tries).
-uint16_t free_port() {
-  for (;;) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    uint16_t p = ntohs(a.sin_port);
-    if (p + 5 < 49737 || p > 49741)
-      return p;
-  }
 }
 
 std::string seed_hex(uint8_t b) {
@@ -288,16 +243,41 @@ std::unique_ptr<ht::test::child_process> start_our_server(const std::string& boo
   return p;
 }
 
-/// The JS Client (e2e-client.js) against a server process `server_pid`.
-result run_js_client(const std::string& name, int server_pid, const std::string& bootstrap,
-                     const std::string& server_key, const std::string& log_path, int n) {
+/// The start of a run against server process `server_pid`: the server
+/// settles, then its idle CPU rate and resident set before any load.
+result start_run(const std::string& name, int server_pid, int n) {
   result r;
   r.name = name;
   r.traces = n;
   std::this_thread::sleep_for(300ms);
   r.idle_us_per_s = idle_rate(server_pid, 2000ms);
-  r.idle_rss_mb = status_mb(server_pid, "VmRSS:");
+  r.idle_rss_mb = status_mb(server_pid, "VmRSS");
   note_phase(name, server_pid, "client starts");
+  return r;
+}
+
+/// The end of a run whose first trace the server got at wall time `first`
+/// (ms) with CPU `cpu_first` (µs): waits for all r.traces on disk, then the
+/// window, the server CPU over it minus the idle rate, and the peak RSS.
+void finish_run(result& r, int server_pid, const std::string& log_path, double first, double cpu_first) {
+  int seen = 0;
+  double last = wait_on_disk(log_path, r.traces, seen);
+  double cpu_last = cpu_us(server_pid);
+  note_phase(r.name, server_pid, "last trace on disk");
+  r.peak_rss_mb = peak_rss_mb(server_pid);
+  if (last == 0) {
+    r.why = "only " + std::to_string(seen) + " of " + std::to_string(r.traces) + " traces on disk";
+  } else {
+    r.ok = true;
+    r.window_s = (last - first) / 1e3;
+    r.server_cpu_us = std::max(0.0, cpu_last - cpu_first - r.idle_us_per_s * r.window_s);
+  }
+}
+
+/// The JS Client (e2e-client.js) against a server process `server_pid`.
+result run_js_client(const std::string& name, int server_pid, const std::string& bootstrap,
+                     const std::string& server_key, const std::string& log_path, int n) {
+  result r = start_run(name, server_pid, n);
   ht::test::node_process client("../../bench/hyperdht/e2e-client.js",
                                 {bootstrap, server_key, seed_hex(7), std::to_string(n), "4242"});
   double connecting = 0, open = 0, ready = 0, first = 0, cpu_first = 0;
@@ -321,18 +301,7 @@ result run_js_client(const std::string& name, int server_pid, const std::string&
   }
   r.connect_open_ms = open - connecting;
   r.connect_ready_ms = ready - connecting;
-  int seen = 0;
-  double last = wait_on_disk(log_path, n, seen);
-  double cpu_last = cpu_us(server_pid);
-  note_phase(name, server_pid, "last trace on disk");
-  r.peak_rss_mb = peak_rss_mb(server_pid);
-  if (last == 0) {
-    r.why = "only " + std::to_string(seen) + " of " + std::to_string(n) + " traces on disk";
-  } else {
-    r.ok = true;
-    r.window_s = (last - first) / 1e3;
-    r.server_cpu_us = std::max(0.0, cpu_last - cpu_first - r.idle_us_per_s * r.window_s);
-  }
+  finish_run(r, server_pid, log_path, first, cpu_first);
   client.close_stdin();
   client.wait(10000);
   return r;
@@ -341,13 +310,7 @@ result run_js_client(const std::string& name, int server_pid, const std::string&
 /// Our client (in this process) against our server process `server_pid`.
 result run_cpp_client(const std::string& name, int server_pid, const std::string& bootstrap,
                       const std::string& server_key, const std::string& log_path, int n) {
-  result r;
-  r.name = name;
-  r.traces = n;
-  std::this_thread::sleep_for(300ms);
-  r.idle_us_per_s = idle_rate(server_pid, 2000ms);
-  r.idle_rss_mb = status_mb(server_pid, "VmRSS:");
-  note_phase(name, server_pid, "client starts");
+  result r = start_run(name, server_pid, n);
 
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
@@ -406,19 +369,9 @@ result run_cpp_client(const std::string& name, int server_pid, const std::string
     t.caller_props = ht::json{{"i", i}, {"even", i % 2 == 0}, {"label", "n" + std::to_string(i)}};
     cl.add_trace(std::move(t));
   }
-  int seen = 0;
-  double last = wait_on_disk(log_path, n, seen);
-  double cpu_last = cpu_us(server_pid);
-  note_phase(name, server_pid, "last trace on disk");
-  r.peak_rss_mb = peak_rss_mb(server_pid);
-  if (last == 0) {
-    r.why = "only " + std::to_string(seen) + " of " + std::to_string(n) + " traces on disk (client dropped " +
-            std::to_string(cl.stats().dropped_queue + cl.stats().dropped_unwritten) + ")";
-  } else {
-    r.ok = true;
-    r.window_s = (last - first) / 1e3;
-    r.server_cpu_us = std::max(0.0, cpu_last - cpu_first - r.idle_us_per_s * r.window_s);
-  }
+  finish_run(r, server_pid, log_path, first, cpu_first);
+  if (!r.ok)
+    r.why += " (client dropped " + std::to_string(cl.stats().dropped_queue + cl.stats().dropped_unwritten) + ")";
   cl.stop();
   caf::scoped_actor self{sys};
   self->wait_for(cl.actor());
