@@ -6,30 +6,18 @@
 #include "actors/connection/secret_stream_connection.hpp"
 
 #include <algorithm>
-#include <deque>
 #include <memory>
-#include <variant>
 
 #include <caf/all.hpp>
 
 #include "actors/connection/close_reason.hpp"
+#include "actors/transport/handler_events.hpp"
 #include "actors/udx/stream_actor.hpp"
 #include "dht/secret_stream/secret_stream.hpp"
 
 namespace ht {
 
 namespace {
-
-struct opened_event {
-  public_key remote;
-};
-struct message_event {
-  bytes data;
-};
-struct closed_event {
-  close_reason reason;
-};
-using event = std::variant<opened_event, message_event, closed_event>;
 
 // Timers the actor sends itself (tick_atom, kind).
 enum timer_kind : int64_t { keepalive_timer = 1, open_timer = 2, close_timer = 3 };
@@ -44,8 +32,7 @@ struct conn_state {
   // Shared with the stream: packets we hand it ourselves are added first.
   udx_backlog_ptr backlog = std::make_shared<udx_backlog>();
 
-  std::deque<event> events;              // not yet delivered to the handler
-  size_t held_messages = 0;              // message events in `events`
+  handler_events events;                 // not yet delivered to the handler
   bool paused = false;                   // by the owner
   bool udx_paused = false;               // we paused the UDX stream
   bool opened = false;                   // opened queued
@@ -75,7 +62,7 @@ void update_flow(conn_ptr self) {
   auto& st = self->state;
   if (st.stream_done)
     return;
-  bool want_paused = st.held_messages > 0 && !flowing(st);
+  bool want_paused = st.events.held_messages() > 0 && !flowing(st);
   if (want_paused == st.udx_paused)
     return;
   st.udx_paused = want_paused;
@@ -98,31 +85,14 @@ void release_writers(conn_ptr self) {
 // message. After closed the actor has nothing left to do and exits.
 void deliver(conn_ptr self) {
   auto& st = self->state;
-  if (st.handler) {
-    while (!st.events.empty()) {
-      auto& ev = st.events.front();
-      if (auto* o = std::get_if<opened_event>(&ev)) {
-        self->send(st.handler, opened_atom::value, st.id, o->remote);
-      } else if (auto* m = std::get_if<message_event>(&ev)) {
-        if (st.paused)
-          break;
-        self->send(st.handler, message_atom::value, st.id, std::move(m->data));
-        --st.held_messages;
-      } else {
-        auto& c = std::get<closed_event>(ev).reason;
-        self->send(st.handler, closed_atom::value, st.id, c.code, c.text);
-        st.events.clear();
-        st.held_messages = 0;
-        release_writers(self);
-        // The UDX stream finishes on its own (it lingers after a clean
-        // close); one still open is aborted, so it cannot outlive us.
-        if (!st.stream_done)
-          self->send(st.stream, udx_destroy_atom::value);
-        self->quit();
-        return;
-      }
-      st.events.pop_front();
-    }
+  if (st.handler && st.events.deliver(self, st.handler, st.id, st.paused)) {
+    release_writers(self);
+    // The UDX stream finishes on its own (it lingers after a clean
+    // close); one still open is aborted, so it cannot outlive us.
+    if (!st.stream_done)
+      self->send(st.stream, udx_destroy_atom::value);
+    self->quit();
+    return;
   }
   update_flow(self);
 }
@@ -132,7 +102,7 @@ void queue_closed(conn_ptr self, close_reason reason) {
   if (st.closed)
     return;
   st.closed = true;
-  st.events.emplace_back(closed_event{std::move(reason)});
+  st.events.closed(std::move(reason.code), std::move(reason.text));
   deliver(self);
 }
 
@@ -180,7 +150,7 @@ void on_data(conn_ptr self, const bytes& data) {
   }
   if (!st.opened && st.ss->is_established()) {
     st.opened = true;
-    st.events.emplace_back(opened_event{st.remote_key});
+    st.events.opened(st.remote_key);
   }
   // After the owner's close() nothing more is delivered but closed (as the
   // in-process transport does); the bytes still go through the core so a
@@ -188,8 +158,7 @@ void on_data(conn_ptr self, const bytes& data) {
   while (auto m = st.ss->poll_message()) {
     if (st.ending)
       continue;
-    st.events.emplace_back(message_event{std::move(*m)});
-    ++st.held_messages;
+    st.events.message(std::move(*m));
   }
   if (failure)
     fail_secret_stream(self, *failure);

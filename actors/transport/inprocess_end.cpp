@@ -2,35 +2,22 @@
 // in one ordered queue so that the contract of messages/connection.hpp holds
 // whatever the timing: opened first, messages in order, closed last and
 // exactly once, nothing delivered while paused.
-#include <deque>
 #include <optional>
-#include <variant>
 
 #include <caf/all.hpp>
 
+#include "actors/transport/handler_events.hpp"
 #include "actors/transport/inprocess.hpp"
 
 namespace ht {
 
 namespace {
 
-struct opened_event {
-  public_key remote;
-};
-struct message_event {
-  bytes data;
-};
-struct closed_event {
-  std::string code;
-  std::string text;
-};
-using event = std::variant<opened_event, message_event, closed_event>;
-
 struct end_state {
   connection_id id = next_connection_id();
   connection_handler_actor handler;      // invalid until attach
   std::optional<connection_actor> peer;  // set by link
-  std::deque<event> events;              // not yet delivered to the handler
+  handler_events events;                 // not yet delivered to the handler
   std::vector<bytes> unsent;             // writes made before link
   bool paused = false;
   bool closed = false;                   // closed event queued
@@ -43,25 +30,8 @@ using end_pointer = inprocess_end_actor::stateful_pointer<end_state>;
 // After the closed event the end has nothing left to do and exits.
 void deliver_events(end_pointer self) {
   auto& st = self->state;
-  if (!st.handler)
-    return;
-  while (!st.events.empty()) {
-    auto& ev = st.events.front();
-    if (auto* o = std::get_if<opened_event>(&ev)) {
-      self->send(st.handler, opened_atom::value, st.id, o->remote);
-    } else if (auto* m = std::get_if<message_event>(&ev)) {
-      if (st.paused)
-        return;
-      self->send(st.handler, message_atom::value, st.id, std::move(m->data));
-    } else {
-      auto& c = std::get<closed_event>(ev);
-      self->send(st.handler, closed_atom::value, st.id, c.code, c.text);
-      st.events.clear();
-      self->quit();
-      return;
-    }
-    st.events.pop_front();
-  }
+  if (st.handler && st.events.deliver(self, st.handler, st.id, st.paused))
+    self->quit();
 }
 
 void queue_closed(end_pointer self, std::string code, std::string text) {
@@ -70,7 +40,7 @@ void queue_closed(end_pointer self, std::string code, std::string text) {
     return;
   st.closed = true;
   st.unsent.clear();
-  st.events.emplace_back(closed_event{std::move(code), std::move(text)});
+  st.events.closed(std::move(code), std::move(text));
   deliver_events(self);
 }
 
@@ -128,7 +98,7 @@ inprocess_end_actor::behavior_type end_impl(end_pointer self) {
         return;
       st.peer = peer;
       self->monitor(peer);
-      st.events.emplace_back(opened_event{remote});
+      st.events.opened(remote);
       auto to = caf::actor_cast<inprocess_end_actor>(peer);
       for (auto& data : st.unsent)
         self->send(to, deliver_atom::value, std::move(data));
@@ -139,7 +109,7 @@ inprocess_end_actor::behavior_type end_impl(end_pointer self) {
       auto& st = self->state;
       if (st.closed)
         return;
-      st.events.emplace_back(message_event{std::move(data)});
+      st.events.message(std::move(data));
       deliver_events(self);
     },
     [self](peer_gone_atom, std::string& code, std::string& text) {
