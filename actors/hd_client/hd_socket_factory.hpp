@@ -11,8 +11,10 @@
 //
 // Keep the hyperdht_client_socket alive as long as the client runs; its
 // destructor (or stop()) closes the stack.
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +34,11 @@ struct hyperdht_client_socket_options {
   uint16_t port = 0;
   hyperdht::client_connect_config connect;
   secret_stream_connection_options connection;
+  // stop(): how long the connections this socket made may take to finish
+  // (a close in progress: its END exchange, or a close timeout's DESTROY),
+  // and the socket to hand the kernel the datagrams it holds (those the
+  // kernel refused with EAGAIN), before the stack ends.
+  caf::timespan stop_limit = std::chrono::seconds(1);
 };
 
 class hyperdht_client_socket : public std::enable_shared_from_this<hyperdht_client_socket> {
@@ -41,6 +48,10 @@ public:
   /// use, an empty bootstrap list.
   static caf::expected<std::shared_ptr<hyperdht_client_socket>>
   start(caf::actor_system& sys, hyperdht_client_socket_options opts);
+  /// Runs on a stack the caller built (scenario tests build one on virtual
+  /// sockets); `opts` host, port and bootstrap are not used.
+  static std::shared_ptr<hyperdht_client_socket>
+  adopt(caf::actor_system& sys, hyperdht_client_socket_options opts, hyperdht_stack stack);
 
   ~hyperdht_client_socket();
   /// For client_options::create_socket: each call starts one connect. The
@@ -51,10 +62,14 @@ public:
   connection_actor connect();
   const hyperdht_stack& stack() const { return stack_; }
   const noise::keypair& keys() const { return keys_; }
+  /// Closes the stack, without blocking: once every connection this socket
+  /// made has ended (at most `stop_limit`; those still open then are cut),
+  /// the socket sends every datagram it was asked to send before (a
+  /// connection's last END, DESTROY or ack), then ends.
   void stop();
-  /// stop(), once the socket has sent what it was asked to send before this
-  /// call (a stream's last END or DESTROY), waiting at most `limit`. For a
-  /// program about to exit; not from inside an actor (it blocks).
+  /// stop(), and waits until the socket has ended (so has sent what it was
+  /// asked to before), at most `limit`. For a program about to exit; not
+  /// from inside an actor (it blocks).
   void stop_after_flush(std::chrono::milliseconds limit);
 
 private:
@@ -63,6 +78,8 @@ private:
   hyperdht_client_socket_options opts_;
   noise::keypair keys_;
   hyperdht_stack stack_;
+  std::mutex mtx_;                          // connect() runs on the client's actor threads
+  std::vector<caf::actor_addr> connections_;  // made by connect(), for stop()
   bool stopped_ = false;
 };
 

@@ -14,6 +14,9 @@
 #include "actors/connection/secret_stream_connection.hpp"
 #include "actors/dht/address.hpp"
 #include "actors/hd_client/hd_connect.hpp"
+#include "actors/hd_client/hd_socket_factory.hpp"
+#include "dht/udx/header.hpp"
+#include "doubles/virtual_socket.hpp"
 #include "dht/hyperdht/server_handshake.hpp"
 #include "hyperdht_node/hd_fixture.hpp"
 
@@ -87,64 +90,126 @@ hd_server_handler_actor::behavior_type active_server(hd_server_handler_actor::po
   };
 }
 
+// A persistent hyperdht node with a local server on it that, like
+// hyperdht's server for a direct client, connects to the client at once and
+// writes its first message; a client peer on the network. The server's own
+// node is persistent, so FIND_PEER reaches it and the client's handshake
+// goes to it directly (no relay).
+struct active_server_net {
+  hd_network net{4};
+  size_t host = net.add_hd_node({net.nodes[0].address});
+  noise::keypair server_keys = noise::keypair::from_seed(fill(0x51));
+  active_server_ptr st = std::make_shared<active_server_state>();
+  conn_log_ptr server_log = std::make_shared<conn_log>();
+  caf::actor handler;
+  size_t peer = 0;
+
+  active_server_net() {
+    net.run_for(10s);
+    st->responder = std::make_unique<hyperdht::server_handshake>(server_keys);
+    auto server_side = net.sys.spawn(recorder, server_log);
+    auto h = net.sys.spawn(active_server, net.nodes[host].socket, st,
+                           connection_handler_actor{server_side});
+    handler = caf::actor_cast<caf::actor>(h);
+    auto target = hyperdht::hash32(server_keys.public_key);
+    caf::anon_send(*net.hds[host], hd_listen_atom::value, target,
+                   enc::encode(hyperdht::peer_record{server_keys.public_key, {}}),
+                   hd_server_handler_actor{h});
+    net.run();
+    peer = net.add_peer();
+    net.run_for(5s);
+  }
+  ~active_server_net() { caf::anon_send_exit(handler, caf::exit_reason::kill); }
+
+  /// The client's connect parameters to this server, from the peer.
+  hd_connect_params params() {
+    hd_connect_params p;
+    p.socket = net.nodes[peer].socket;
+    p.dht = net.nodes[peer].node;
+    p.keys = noise::keypair::from_seed(fill(0x52));
+    std::copy(server_keys.public_key.begin(), server_keys.public_key.end(), p.server.begin());
+    return p;
+  }
+
+  /// Spawns the connect with a recorder as its handler.
+  hd_connect_actor connect(hd_connect_params p, const conn_log_ptr& log) {
+    auto client = spawn_hd_connect(net.sys, std::move(p));
+    caf::anon_send(client, attach_atom::value,
+                   connection_handler_actor{net.sys.spawn(recorder, log)});
+    return client;
+  }
+};
+
 } // namespace
 
 TEST_CASE("connect: the server's packets sent right after its reply are not lost (rule 1)",
           "[scenario]") {
-  hd_network net(4);
-  // The server's own node is persistent, so FIND_PEER reaches it and the
-  // client's handshake goes to it directly (no relay): the server then
-  // connects to the client at once.
-  auto host = net.add_hd_node({net.nodes[0].address});
-  net.run_for(10s);
-  auto server_keys = noise::keypair::from_seed(fill(0x51));
-  auto st = std::make_shared<active_server_state>();
-  st->responder = std::make_unique<hyperdht::server_handshake>(server_keys);
-  auto server_log = std::make_shared<conn_log>();
-  auto server_side = net.sys.spawn(recorder, server_log);
-  auto handler = net.sys.spawn(active_server, net.nodes[host].socket, st,
-                               connection_handler_actor{server_side});
-  auto target = hyperdht::hash32(server_keys.public_key);
-  caf::anon_send(*net.hds[host], hd_listen_atom::value, target,
-                 enc::encode(hyperdht::peer_record{server_keys.public_key, {}}),
-                 hd_server_handler_actor{handler});
-  net.run();
-
-  auto peer = net.add_peer();
-  net.run_for(5s);
-
-  hd_connect_params p;
-  p.socket = net.nodes[peer].socket;
-  p.dht = net.nodes[peer].node;
-  p.keys = noise::keypair::from_seed(fill(0x52));
-  std::copy(server_keys.public_key.begin(), server_keys.public_key.end(), p.server.begin());
+  active_server_net s;
+  auto& net = s.net;
+  auto p = s.params();
   auto client_log = std::make_shared<conn_log>();
   auto start = net.now();
-  auto client = spawn_hd_connect(net.sys, p);
-  caf::anon_send(client, attach_atom::value,
-                 connection_handler_actor{net.sys.spawn(recorder, client_log)});
+  auto client = s.connect(p, client_log);
 
   net.run_events([&] { return client_log->first_message_at.has_value() || client_log->closed_code; },
                  30s);
   REQUIRE_FALSE(client_log->closed_code);
   REQUIRE(client_log->first_message_at);
   REQUIRE(client_log->messages.front() == "first");
-  REQUIRE(st->conn);
+  REQUIRE(s.st->conn);
   // Connect and the first message in well under UDX's minimum RTO (1 s): no
   // packet of the server's had to be resent.
   auto took = *client_log->first_message_at - start;
   CAPTURE(std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
   CHECK(took < 1s);
-  auto info = net.wait(ask<udx_stream_info>(net.sys, *st->conn, udx_stats_atom::value));
+  auto info = net.wait(ask<udx_stream_info>(net.sys, *s.st->conn, udx_stats_atom::value));
   CHECK(info.retransmits == 0);
   CHECK(info.rto_fired == 0);
 
   // Both ways work after that.
   caf::anon_send(client, write_atom::value, bytes{'h', 'i'});
-  net.run_events([&] { return !server_log->messages.empty(); }, 10s);
-  REQUIRE(server_log->messages.size() == 1);
-  CHECK(server_log->messages[0] == "hi");
+  net.run_events([&] { return !s.server_log->messages.empty(); }, 10s);
+  REQUIRE(s.server_log->messages.size() == 1);
+  CHECK(s.server_log->messages[0] == "hi");
   caf::anon_send(client, close_atom::value);
   net.run_for(15s);
-  caf::anon_send_exit(handler, caf::exit_reason::kill);
+}
+
+TEST_CASE("hyperdht_client_socket::stop right after a close: the connection still ends cleanly",
+          "[scenario]") {
+  active_server_net s;
+  auto& net = s.net;
+  hyperdht_client_socket_options o;
+  std::copy(s.server_keys.public_key.begin(), s.server_keys.public_key.end(), o.server.begin());
+  o.bootstrap = {net.nodes[0].address};
+  o.keys = noise::keypair::from_seed(fill(0x52));
+  auto& peer = net.nodes[s.peer];
+  auto hd = hyperdht_client_socket::adopt(
+    net.sys, o, hyperdht_stack{peer.socket, peer.node, spawn_hyperdht_node(net.sys, peer.node),
+                               peer.endpoint});
+  auto client_log = std::make_shared<conn_log>();
+  auto conn = hd->connect();
+  caf::anon_send(conn, attach_atom::value,
+                 connection_handler_actor{net.sys.spawn(recorder, client_log)});
+  net.run_events([&] { return client_log->first_message_at.has_value() || client_log->closed_code; },
+                 30s);
+  REQUIRE(client_log->first_message_at);
+
+  // The owner closes its connection and stops the stack at once (as a
+  // program does on its way out). Our END, and our ack of the server's END,
+  // must leave before the socket ends: the server then sees a clean end,
+  // not silence until its idle timeout (ETIMEDOUT, 30 s).
+  auto start = net.now();
+  caf::anon_send(conn, close_atom::value);
+  hd->stop();
+  net.run_events([&] { return s.server_log->closed_code.has_value(); }, 60s);
+  REQUIRE(s.server_log->closed_code);
+  CHECK(*s.server_log->closed_code == "");
+  CHECK(net.now() - start < 5s);
+  REQUIRE(client_log->closed_code);
+  CHECK(*client_log->closed_code == "");
+  // And the stack has ended.
+  auto after = ask<udx_socket_info>(net.sys, peer.socket, udx_stats_atom::value);
+  net.run_for(2s);
+  CHECK(after->error);
 }
