@@ -38,8 +38,12 @@ struct hd_connect_state {
   udx_backlog_ptr route_backlog = std::make_shared<udx_backlog>();
   udx_datagrams early;        // kept for the stream, in arrival order
   size_t early_bytes = 0;     // in `early`, plus late ones forwarded
-  uint64_t early_dropped = 0; // over max_early_bytes, or not a UDX packet we can answer
 };
+
+// One of the connect's figures (hd_connect_stats).
+void count(std::atomic<uint64_t>& figure, uint64_t n = 1) {
+  figure.fetch_add(n, std::memory_order_relaxed);
+}
 
 using self_ptr = hd_connect_actor::stateful_pointer<hd_connect_state>;
 
@@ -63,6 +67,7 @@ void finish(self_ptr self, std::string code, std::string text) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
+  if (!st.inner && !code.empty()) count(st.p.counters->failed);
   release_route(self);
   st.early.clear();
   auto id = st.id;
@@ -101,6 +106,7 @@ void open_stream(self_ptr self, hyperdht::open_stream o) {
   cp.early = std::move(st.early);
   st.early.clear();
   release_route(self);
+  count(st.p.counters->opened);
   st.inner = spawn_secret_stream_connection(self->system(), std::move(cp));
   self->send(st.inner, attach_atom::value, caf::actor_cast<connection_handler_actor>(self));
   if (st.paused) self->send(st.inner, pause_atom::value);
@@ -195,6 +201,8 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
     p.udx_id = dist(rd);
   }
   st.p = std::move(p);
+  if (!st.p.counters) st.p.counters = std::make_shared<hd_connect_counters>();
+  count(st.p.counters->connects);
   noise::key32 server{};
   std::copy(st.p.server.begin(), st.p.server.end(), server.begin());
   st.core = std::make_unique<hd>(st.p.keys, server, st.p.udx_id, self->clock().now(), st.p.connect);
@@ -331,10 +339,11 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
       if (st.inner) {
         // On its way to us before the stream's route took over.
         if (st.early_bytes + static_cast<size_t>(routed) > st.p.max_early_bytes) {
-          st.early_dropped += batch.size();
+          count(st.p.counters->early_dropped, batch.size());
           return;
         }
         st.early_bytes += static_cast<size_t>(routed);
+        count(st.p.counters->early_kept, batch.size());
         self->send(st.inner, udx_recv_atom::value, std::move(batch));
         return;
       }
@@ -345,10 +354,11 @@ hd_connect_actor::behavior_type hd_connect_impl(self_ptr self, hd_connect_params
         // address we can answer (hyperdht's firewall hook refuses port 0).
         if (!from || d.from.port == 0 || !udx::parse_header(d.data.data(), d.data.size())
             || st.early_bytes + d.data.size() > st.p.max_early_bytes) {
-          ++st.early_dropped;
+          count(st.p.counters->early_dropped);
           continue;
         }
         st.early_bytes += d.data.size();
+        count(st.p.counters->early_kept);
         st.core->on_server_packet(*from);
         st.early.push_back(std::move(d));
       }

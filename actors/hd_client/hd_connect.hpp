@@ -10,7 +10,9 @@
 // where code is hyperdht's (PEER_NOT_FOUND, PEER_CONNECTION_FAILED,
 // SERVER_ERROR, SERVER_INCOMPATIBLE, HOLEPUNCH_ABORTED, QUERY_FAILED);
 // once the stream runs, the connection's own codes (docs/connection.md).
+#include <atomic>
 #include <chrono>
+#include <memory>
 
 #include <caf/actor_system.hpp>
 
@@ -20,6 +22,35 @@
 #include "messages/udx.hpp"
 
 namespace ht {
+
+/// What connects report, summed over every connect that shares it
+/// (hyperdht_client_socket::stats(): all connects of one client socket).
+struct hd_connect_stats {
+  uint64_t connects = 0;       // started
+  uint64_t opened = 0;         // reached the stream (secret-stream starts)
+  uint64_t failed = 0;         // ended before the stream with hyperdht's code
+  // Rule 1: the server's packets for our udx id that came before our
+  // stream existed, kept and handed to it...
+  uint64_t early_kept = 0;
+  // ... or dropped: over max_early_bytes, not a well-formed UDX packet, or
+  // from an address we cannot answer. The server resends what it needs (its
+  // RTO, 1 s at least), so a count here is a slower start, not a loss.
+  uint64_t early_dropped = 0;
+};
+
+/// The shared, thread-safe counters behind hd_connect_stats.
+struct hd_connect_counters {
+  std::atomic<uint64_t> connects{0}, opened{0}, failed{0}, early_kept{0}, early_dropped{0};
+  hd_connect_stats snapshot() const {
+    hd_connect_stats s;
+    s.connects = connects.load(std::memory_order_relaxed);
+    s.opened = opened.load(std::memory_order_relaxed);
+    s.failed = failed.load(std::memory_order_relaxed);
+    s.early_kept = early_kept.load(std::memory_order_relaxed);
+    s.early_dropped = early_dropped.load(std::memory_order_relaxed);
+    return s;
+  }
+};
 
 struct hd_connect_params {
   udx_socket_actor socket;  // the stack's shared socket
@@ -38,6 +69,8 @@ struct hd_connect_params {
   // this many bytes (beyond: dropped, as a full receive buffer would), and
   // at most until the connect phase ends (handshake_timeout).
   size_t max_early_bytes = 64u << 10;
+  // Where this connect counts (null: a fresh one nobody reads).
+  std::shared_ptr<hd_connect_counters> counters;
 };
 
 using hd_connect_actor = connection_actor

@@ -127,6 +127,7 @@ connection_actor hyperdht_client_socket::connect() {
   p.server = opts_.server;
   p.connect = opts_.connect;
   p.connection = opts_.connection;
+  p.counters = counters_;
   auto conn = spawn_hd_connect(sys_, std::move(p));
   std::lock_guard<std::mutex> guard{mtx_};
   // Those that ended are forgotten (a client reconnects for as long as it runs).

@@ -62,6 +62,8 @@ public:
   connection_actor connect();
   const hyperdht_stack& stack() const { return stack_; }
   const noise::keypair& keys() const { return keys_; }
+  /// The figures of every connect made so far (thread-safe).
+  hd_connect_stats stats() const { return counters_->snapshot(); }
   /// Closes the stack, without blocking: once every connection this socket
   /// made has ended (at most `stop_limit`; those still open then are cut),
   /// the socket sends every datagram it was asked to send before (a
@@ -78,6 +80,7 @@ private:
   hyperdht_client_socket_options opts_;
   noise::keypair keys_;
   hyperdht_stack stack_;
+  std::shared_ptr<hd_connect_counters> counters_ = std::make_shared<hd_connect_counters>();
   std::mutex mtx_;                          // connect() runs on the client's actor threads
   std::vector<caf::actor_addr> connections_;  // made by connect(), for stop()
   bool stopped_ = false;

@@ -128,6 +128,7 @@ struct active_server_net {
     p.dht = net.nodes[peer].node;
     p.keys = noise::keypair::from_seed(fill(0x52));
     std::copy(server_keys.public_key.begin(), server_keys.public_key.end(), p.server.begin());
+    p.counters = std::make_shared<hd_connect_counters>();
     return p;
   }
 
@@ -147,6 +148,7 @@ TEST_CASE("connect: the server's packets sent right after its reply are not lost
   active_server_net s;
   auto& net = s.net;
   auto p = s.params();
+  auto counters = p.counters;
   auto client_log = std::make_shared<conn_log>();
   auto start = net.now();
   auto client = s.connect(p, client_log);
@@ -165,12 +167,60 @@ TEST_CASE("connect: the server's packets sent right after its reply are not lost
   auto info = net.wait(ask<udx_stream_info>(net.sys, *s.st->conn, udx_stats_atom::value));
   CHECK(info.retransmits == 0);
   CHECK(info.rto_fired == 0);
+  // The connect's figures: the server's early packets were kept, none dropped.
+  auto figures = counters->snapshot();
+  CHECK(figures.connects == 1);
+  CHECK(figures.opened == 1);
+  CHECK(figures.failed == 0);
+  CHECK(figures.early_kept >= 1);
+  CHECK(figures.early_dropped == 0);
 
   // Both ways work after that.
   caf::anon_send(client, write_atom::value, bytes{'h', 'i'});
   net.run_events([&] { return !s.server_log->messages.empty(); }, 10s);
   REQUIRE(s.server_log->messages.size() == 1);
   CHECK(s.server_log->messages[0] == "hi");
+  caf::anon_send(client, close_atom::value);
+  net.run_for(15s);
+}
+
+TEST_CASE("connect: early packets dropped (over max_early_bytes, not UDX) are counted",
+          "[scenario]") {
+  active_server_net s;
+  auto& net = s.net;
+  auto p = s.params();
+  p.max_early_bytes = 0;   // no room: every early packet of the server's is dropped
+  p.udx_id = 4242;
+  auto counters = p.counters;
+  auto client_log = std::make_shared<conn_log>();
+  auto start = net.now();
+  auto client = s.connect(p, client_log);
+  net.run();  // the route is ours, FIND_PEER is on its way
+  // A datagram for our udx id that passes the socket's demultiplexing (magic,
+  // version) but is no UDX packet (a flag libudx does not define).
+  bytes bad(udx::header_size, 0);
+  udx::header h;
+  h.stream_id = 4242;
+  udx::write_header(h, bad.data());
+  bad[2] = 0x40;
+  caf::anon_send(caf::actor_cast<virtual_socket_actor>(net.nodes[s.peer].socket),
+                 udx_recv_atom::value, net.nodes[0].endpoint, bad);
+  net.run();
+  REQUIRE(counters->snapshot().early_dropped == 1);
+
+  net.run_events([&] { return client_log->first_message_at.has_value() || client_log->closed_code; },
+                 30s);
+  REQUIRE_FALSE(client_log->closed_code);
+  REQUIRE(client_log->first_message_at);
+  CHECK(client_log->messages.front() == "first");
+  auto figures = counters->snapshot();
+  CHECK(figures.connects == 1);
+  CHECK(figures.opened == 1);
+  CHECK(figures.early_kept == 0);
+  // The bad datagram plus at least the server's first packet.
+  CHECK(figures.early_dropped >= 2);
+  // Dropped, not lost: the server resent after its RTO.
+  CHECK(*client_log->first_message_at - start >= 1s);
   caf::anon_send(client, close_atom::value);
   net.run_for(15s);
 }
