@@ -352,6 +352,10 @@ namespace {
 store_actor spawn_recording_store(caf::actor_system& sys, store_actor inner,
                                   std::shared_ptr<std::vector<size_t>> sizes) {
   return sys.spawn([inner, sizes](store_actor::pointer self) -> store_actor::behavior_type {
+    // The server ends the store it knows, this proxy: the real store must
+    // end with it (flushing while the test's folder still exists), not
+    // outlive the fixture and retry writing to a removed folder forever.
+    self->link_to(inner);
     return {
       [self, inner, sizes](append_atom, std::string& hex, std::vector<std::string>& lines)
         -> caf::result<uint64_t> {
@@ -399,6 +403,10 @@ TEST_CASE_METHOD(server_fixture, "a session hands its lines to the store in batc
   run();
   advance(std::chrono::seconds(10));
   auto line = make_trace("s", 299).size() + 200; // a trace line: ours plus time, userId
+  std::string batches;
+  for (auto n : *sizes)
+    batches += " " + std::to_string(n);
+  INFO("bytes of each batch handed to the store:" << batches);
   REQUIRE(sizes->size() > 10);
   for (auto n : *sizes)
     CHECK(n < cfg.store.flush_bytes + line);
