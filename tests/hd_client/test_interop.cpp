@@ -6,8 +6,6 @@
 
 #include <atomic>
 #include <fstream>
-#include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +14,7 @@
 #include "actors/hd_client/hd_socket_factory.hpp"
 #include "actors/hd_server/hd_server.hpp"
 #include "connection/connection_support.hpp"
+#include "support/live_system.hpp"
 #include "support/node_process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -32,22 +31,8 @@ constexpr int trace_count = 2000;
 constexpr int trace_count = 10000;
 #endif
 
-struct quiet_config : caf::actor_system_config {
-  quiet_config() {
-    set("logger.verbosity", caf::atom("quiet"));
-    set("logger.console", caf::atom("none"));
-  }
-};
-
-template <class Pred>
-bool wait_for(Pred pred, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using test::quiet_config;
+using test::wait_for;
 
 public_key key_of(const std::string& hex) {
   bytes b;
@@ -105,6 +90,72 @@ std::shared_ptr<hyperdht_client_socket> start_socket(caf::actor_system& sys, con
   return *s;
 }
 
+/// Our bootstrap node: a persistent hyperdht stack on 127.0.0.1, any free
+/// port (what hypertrace-logger-dht runs).
+hyperdht_stack start_bootstrap(caf::actor_system& sys) {
+  hyperdht_stack_options bo;
+  bo.host = "127.0.0.1";
+  bo.mode = rpc::node_mode::persistent;
+  bo.public_address = rpc::ipv4_address::parse("127.0.0.1", 0);
+  auto boot = spawn_hyperdht_stack(sys, bo);
+  REQUIRE(boot);
+  return *boot;
+}
+
+void stop_stack(const hyperdht_stack& s) {
+  caf::anon_send(s.dht, close_atom::value);
+  caf::anon_send_exit(s.hyperdht, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(s.socket, caf::exit_reason::user_shutdown);
+}
+
+/// One connect through `hd`, recorded in `rec`; returns once the server's
+/// first message came (it greets every connection) and it did not close.
+connection_actor connect_greeted(caf::actor_system& sys, hyperdht_client_socket& hd,
+                                 const record_ptr& rec) {
+  auto conn = hd.connect();
+  caf::anon_send(conn, attach_atom::value, sys.spawn(conn_recorder, rec));
+  REQUIRE(wait_for([&] { return rec->count() >= 1 || rec->is_closed(); }, 30s));
+  INFO("closed: " << rec->code << " " << rec->text);
+  REQUIRE(!rec->is_closed());
+  return conn;
+}
+
+/// Closes `conn` and requires a clean end.
+void close_cleanly(const connection_actor& conn, const record_ptr& rec) {
+  caf::anon_send(conn, close_atom::value);
+  REQUIRE(wait_for([&] { return rec->is_closed(); }, 30s));
+  CHECK(rec->code == "");
+}
+
+/// `n` traces through the client, each from object `object_id` of `class_name`.
+void add_traces(client& cl, int n, const std::string& class_name, uint64_t object_id) {
+  for (int i = 0; i < n; ++i) {
+    manual_trace t;
+    t.class_name = class_name;
+    t.object_id = object_id;
+    t.object_props = json{{"i", i}};
+    t.filename = "test_interop.cpp";
+    t.function_name = "send";
+    cl.add_trace(std::move(t));
+  }
+}
+
+/// Waits until the JS server's file for `client` holds `n` traces; their
+/// numbers in file order.
+std::vector<int64_t> wait_traces(js_server& js, const public_key& client, int n,
+                                 std::chrono::seconds limit) {
+  std::vector<int64_t> numbers;
+  std::vector<std::string> notes;
+  bool all = wait_for([&] {
+    std::tie(numbers, notes) = js.read_log(client);
+    return numbers.size() >= static_cast<size_t>(n);
+  }, limit);
+  INFO("traces in the JS server's file: " << numbers.size());
+  REQUIRE(all);
+  for (auto& note : notes) CHECK(note.find("Skipped") == std::string::npos);
+  return numbers;
+}
+
 } // namespace
 
 TEST_CASE("hd_client: connect(publicKey) to the JS hypertrace-logger Server through a JS network",
@@ -114,20 +165,14 @@ TEST_CASE("hd_client: connect(publicKey) to the JS hypertrace-logger Server thro
   js_server js;
   auto hd = start_socket(sys, js, js.server);
 
-  auto rec = std::make_shared<conn_record>();
-  auto conn = hd->connect();
-  caf::anon_send(conn, attach_atom::value, sys.spawn(conn_recorder, rec));
   // The JS server greets every connection with its session handshake.
-  REQUIRE(wait_for([&] { return rec->count() >= 1 || rec->is_closed(); }, 30s));
-  INFO("closed: " << rec->code << " " << rec->text);
-  REQUIRE(!rec->is_closed());
+  auto rec = std::make_shared<conn_record>();
+  auto conn = connect_greeted(sys, *hd, rec);
   CHECK(rec->remote == js.server);
   auto hello = json::parse(rec->messages.front().begin(), rec->messages.front().end());
   CHECK(hello.contains("lastSeenTraceSessionId"));
   CHECK(hello["lastSeenTraceNumber"].is_null());
-  caf::anon_send(conn, close_atom::value);
-  REQUIRE(wait_for([&] { return rec->is_closed(); }, 30s));
-  CHECK(rec->code == "");
+  close_cleanly(conn, rec);
 
   SECTION("a key nobody announced ends with PEER_NOT_FOUND") {
     public_key nobody{};
@@ -157,27 +202,11 @@ TEST_CASE("hd_client: the client library sends traces to the JS Server, each lan
   o.initial_props = json{{"username", "hd-client-test"}};
   auto cl = client::start(sys, std::move(o));
   REQUIRE(wait_for([&] { return cl.is_running(); }, 30s));
-  for (int i = 0; i < trace_count; ++i) {
-    manual_trace t;
-    t.class_name = "Interop";
-    t.object_id = 1;
-    t.object_props = json{{"i", i}};
-    t.filename = "test_interop.cpp";
-    t.function_name = "send";
-    cl.add_trace(std::move(t));
-  }
-  std::vector<int64_t> numbers;
-  std::vector<std::string> notes;
-  bool all = wait_for([&] {
-    std::tie(numbers, notes) = js.read_log(hd->keys().public_key);
-    return numbers.size() >= static_cast<size_t>(trace_count);
-  }, 90s);
-  INFO("traces in the JS server's file: " << numbers.size());
-  REQUIRE(all);
+  add_traces(cl, trace_count, "Interop", 1);
+  auto numbers = wait_traces(js, hd->keys().public_key, trace_count, 90s);
   std::vector<int64_t> expected(trace_count);
   for (int i = 0; i < trace_count; ++i) expected[static_cast<size_t>(i)] = i;
   CHECK(numbers == expected);
-  for (auto& n : notes) CHECK(n.find("Skipped") == std::string::npos);
   cl.stop();
   hd->stop();
 }
@@ -185,15 +214,9 @@ TEST_CASE("hd_client: the client library sends traces to the JS Server, each lan
 TEST_CASE("hd_client: where the only DHT node is ours, traces reach the JS Server", "[interop]") {
   quiet_config cfg;
   caf::actor_system sys{cfg};
-  // Our bootstrap node: a persistent hyperdht stack on 127.0.0.1 (what
-  // hypertrace-logger-dht runs). The JS server and our client join only it.
-  hyperdht_stack_options bo;
-  bo.host = "127.0.0.1";
-  bo.mode = rpc::node_mode::persistent;
-  bo.public_address = rpc::ipv4_address::parse("127.0.0.1", 0);
-  auto boot = spawn_hyperdht_stack(sys, bo);
-  REQUIRE(boot);
-  auto boot_at = "127.0.0.1:" + std::to_string(boot->bound.port);
+  // The JS server and our client join only our bootstrap node.
+  auto boot = start_bootstrap(sys);
+  auto boot_at = "127.0.0.1:" + std::to_string(boot.bound.port);
   js_server js(boot_at);
   REQUIRE(js.bootstrap.size() == 1);
   auto hd = start_socket(sys, js, js.server);
@@ -203,28 +226,14 @@ TEST_CASE("hd_client: where the only DHT node is ours, traces reach the JS Serve
   o.create_socket = hd->create_socket();
   o.install_trace_function = false;
   auto cl = client::start(sys, std::move(o));
-  for (int i = 0; i < n; ++i) {
-    manual_trace t;
-    t.class_name = "OurDht";
-    t.object_id = 2;
-    t.function_name = "send";
-    cl.add_trace(std::move(t));
-  }
-  std::vector<int64_t> numbers;
-  std::vector<std::string> notes;
-  bool all = wait_for([&] {
-    std::tie(numbers, notes) = js.read_log(hd->keys().public_key);
-    return numbers.size() >= static_cast<size_t>(n);
-  }, 60s);
-  INFO("traces in the JS server's file: " << numbers.size() << "; connects " << cl.stats().connects);
-  REQUIRE(all);
+  add_traces(cl, n, "OurDht", 2);
+  INFO("connects " << cl.stats().connects);
+  auto numbers = wait_traces(js, hd->keys().public_key, n, 60s);
   CHECK(numbers.size() == static_cast<size_t>(n));
   CHECK(numbers.back() == n - 1);
   cl.stop();
   hd->stop();
-  caf::anon_send(boot->dht, close_atom::value);
-  caf::anon_send_exit(boot->hyperdht, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(boot->socket, caf::exit_reason::user_shutdown);
+  stop_stack(boot);
 }
 
 namespace {
@@ -244,13 +253,8 @@ acceptor_actor::behavior_type greeting_acceptor(acceptor_actor::pointer self, re
 TEST_CASE("hd_client: our client to our server (actors/hd_server) through our DHT node", "[interop]") {
   quiet_config cfg;
   caf::actor_system sys{cfg};
-  hyperdht_stack_options bo;
-  bo.host = "127.0.0.1";
-  bo.mode = rpc::node_mode::persistent;
-  bo.public_address = rpc::ipv4_address::parse("127.0.0.1", 0);
-  auto boot = spawn_hyperdht_stack(sys, bo);
-  REQUIRE(boot);
-  std::vector<rpc::ipv4_address> bootstrap{rpc::ipv4_address::parse("127.0.0.1", boot->bound.port)};
+  auto boot = start_bootstrap(sys);
+  std::vector<rpc::ipv4_address> bootstrap{rpc::ipv4_address::parse("127.0.0.1", boot.bound.port)};
 
   // Our server on its own ephemeral stack.
   hyperdht_stack_options so;
@@ -279,11 +283,7 @@ TEST_CASE("hd_client: our client to our server (actors/hd_server) through our DH
   auto hd = hyperdht_client_socket::start(sys, co);
   REQUIRE(hd);
   auto rec = std::make_shared<conn_record>();
-  auto conn = (*hd)->connect();
-  caf::anon_send(conn, attach_atom::value, sys.spawn(conn_recorder, rec));
-  REQUIRE(wait_for([&] { return rec->count() >= 1 || rec->is_closed(); }, 30s));
-  INFO("closed: " << rec->code << " " << rec->text);
-  REQUIRE(!rec->is_closed());
+  auto conn = connect_greeted(sys, **hd, rec);
   CHECK(rec->remote == sp.options.keys.public_key);
   CHECK(rec->messages.front() == bytes({'h', 'i'}));
   constexpr uint32_t n = 1000;
@@ -294,15 +294,10 @@ TEST_CASE("hd_client: our client to our server (actors/hd_server) through our DH
     CHECK(r.remote == (*hd)->keys().public_key);
     for (uint32_t i = 0; i < n; ++i) CHECK(r.messages[i] == make_message(0, i));
   });
-  caf::anon_send(conn, close_atom::value);
-  REQUIRE(wait_for([&] { return rec->is_closed(); }, 30s));
-  CHECK(rec->code == "");
+  close_cleanly(conn, rec);
 
   (*hd)->stop();
   caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
-  for (auto* s : {&*srv_stack, &*boot}) {
-    caf::anon_send(s->dht, close_atom::value);
-    caf::anon_send_exit(s->hyperdht, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(s->socket, caf::exit_reason::user_shutdown);
-  }
+  stop_stack(*srv_stack);
+  stop_stack(boot);
 }

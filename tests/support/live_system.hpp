@@ -1,0 +1,30 @@
+#pragma once
+// For interop tests, which run real actors on real threads against real
+// peers (JS scripts, our binaries): an actor system without log noise, and
+// a bounded wait that polls a condition.
+#include <chrono>
+#include <thread>
+
+#include <caf/actor_system_config.hpp>
+
+namespace ht::test {
+
+struct quiet_config : caf::actor_system_config {
+  quiet_config() {
+    set("logger.verbosity", caf::atom("quiet"));
+    set("logger.console", caf::atom("none"));
+  }
+};
+
+/// Polls `pred` every 10 ms until it holds (true) or `limit` passed (false).
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::seconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+} // namespace ht::test
