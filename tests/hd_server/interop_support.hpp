@@ -14,15 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "child_process.hpp"
 #include "dht/noise/crypto.hpp"
 #include "messages/bytes.hpp"
+#include "support/binary_process.hpp"
 #include "support/node_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace hd_interop {
 
-using ht::test::child_process;
+using ht::test::binary_process;
 using ht::test::node_process;
 using json = nlohmann::json;
 
@@ -54,14 +54,14 @@ struct testnet {
 
 struct our_server {
   ht::test::temp_dir dir{"ht-hds"};
-  std::unique_ptr<child_process> proc;
+  std::unique_ptr<binary_process> proc;
   std::string key;
 
   void start(const std::string& bootstrap, std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"--bootstrap=" + bootstrap, "--host=127.0.0.1", "--folder=logs"};
     args.insert(args.end(), extra.begin(), extra.end());
-    proc = std::make_unique<child_process>(HT_SERVER_BINARY, args, dir.path());
-    REQUIRE(proc->wait_for("server started on "));
+    proc = std::make_unique<binary_process>(HT_SERVER_BINARY, args, dir.path());
+    REQUIRE(proc->wait_for("server started on ", 30));
     REQUIRE(proc->wait_for("\n", 5));
     std::smatch m;
     REQUIRE(std::regex_search(proc->output, m, std::regex("server started on ([0-9a-f]{64})")));
@@ -103,7 +103,7 @@ struct our_server {
 /// 127.0.0.1, any free port.
 struct dht_node {
   ht::test::temp_dir dir{"ht-hdn"};
-  std::unique_ptr<child_process> proc;
+  std::unique_ptr<binary_process> proc;
   std::string address;
 
   explicit dht_node(int seed, const std::string& bootstrap = "") {
@@ -111,7 +111,7 @@ struct dht_node {
     std::vector<std::string> args{"--host=127.0.0.1", "--port=0", "--seed=" + std::to_string(seed)};
     if (!bootstrap.empty())
       args.push_back("--bootstrap=" + bootstrap);
-    proc = std::make_unique<child_process>(HT_DHT_BINARY, args, dir.path());
+    proc = std::make_unique<binary_process>(HT_DHT_BINARY, args, dir.path());
     REQUIRE(proc->wait_for("listening on 127.0.0.1:", 20));
     REQUIRE(proc->wait_for("\n", 5));
     std::smatch m;

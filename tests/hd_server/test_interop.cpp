@@ -106,7 +106,7 @@ TEST_CASE("(e) SIGKILL and a restart with the same keys: the JS client reconnect
   const std::string client = client_key_hex(7);
   node_process c(script, {"client", net.bootstrap, ours.key, seed_hex(7), std::to_string(n), "777", "10", "100"});
   REQUIRE(wait_traces(ours.log(client), n / 5, 30));
-  ours.proc->kill(SIGKILL);
+  ours.proc->stop(SIGKILL);
   auto key = ours.key;
   ours.start(net.bootstrap, {port});
   CHECK(ours.key == key);

@@ -96,8 +96,7 @@ TEST_CASE("(f) after our server stops, JS findPeer and lookup for its key find n
   CHECK(before["found"].get<int>() >= 1);
   CHECK(before["lookupFound"].get<int>() >= 1);  // LOOKUP answers with the forward's record too
 
-  ours.proc->kill(SIGTERM);
-  CHECK(ours.proc->wait_exit() == 0);
+  CHECK(ours.proc->stop(SIGTERM) == 0);
   fp.write_line("now");
   auto after = json::parse(fp.read_line(60000));
   INFO(after.dump());
@@ -229,6 +228,5 @@ TEST_CASE("(s6) hostile peers against the server while a good client traces: eac
   good.close_stdin();
   bad.close_stdin();
   // And it still stops cleanly.
-  ours.proc->kill(SIGTERM);
-  CHECK(ours.proc->wait_exit() == 0);
+  CHECK(ours.proc->stop(SIGTERM) == 0);
 }

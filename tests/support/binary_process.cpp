@@ -40,6 +40,8 @@ bool binary_process::wait_for(const std::string& needle, int seconds) {
   return true;
 }
 
+long binary_process::pump(int timeout_ms) { return read_some(out, output, timeout_ms); }
+
 std::smatch binary_process::await(const std::regex& re, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   for (;;) {

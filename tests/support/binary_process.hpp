@@ -1,6 +1,7 @@
 #pragma once
 // One of our binaries (hypertrace-logger-dht, hypertrace-logger-server) run
-// as an operator runs it, for the tests of the binaries: stdout and stderr
+// as an operator runs it, for the tests of the binaries and the interop
+// tests that run them (tests/hd_server): stdout and stderr
 // together collected in `output`, waited on by text or pattern, stopped with
 // a signal.
 #include <csignal>
@@ -30,6 +31,10 @@ struct binary_process {
   /// Reads output until `needle` shows up or `seconds` pass; false then, or
   /// when the child closed its output without it.
   bool wait_for(const std::string& needle, int seconds = 20);
+
+  /// Reads what the child wrote, waiting up to `timeout_ms` for it: the
+  /// bytes read, 0 if nothing came in time, -1 once its output is closed.
+  long pump(int timeout_ms);
 
   /// The first match of `re` after what await() matched before (waits up to
   /// `seconds`). Throws std::runtime_error with the output so far if none
