@@ -27,7 +27,7 @@
 const UDX = require('udx-native')
 const b4a = require('b4a')
 const NoiseSecretStream = require('@hyperswarm/secret-stream')
-const NoiseWrap = require('hyperdht/lib/noise-wrap')
+const { readLine, noiseOverLines } = require('./noise-lines')
 
 const [noiseRole, udxRole, countArg, seedHex, remoteHex, reportArg] = process.argv.slice(2)
 const reportStalls = reportArg === 'report-stalls'
@@ -63,21 +63,6 @@ function checkMessage (dir, i, msg) {
 function out (obj) {
   process.stdout.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n')
 }
-
-const lines = []
-const waiters = []
-let stdinBuf = ''
-process.stdin.on('data', (d) => {
-  stdinBuf += d
-  let i
-  while ((i = stdinBuf.indexOf('\n')) !== -1) {
-    const line = stdinBuf.slice(0, i)
-    stdinBuf = stdinBuf.slice(i + 1)
-    if (waiters.length) waiters.shift()(line)
-    else lines.push(line)
-  }
-})
-const readLine = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiters.push(resolve)))
 
 const udx = new UDX()
 const socket = udx.createSocket()
@@ -155,19 +140,11 @@ async function main () {
   out(`ready ${socket.address().port} ${OUR_UDX_ID}`)
 
   const payload = { error: 0, firewall: 0, udx: { reusableSocket: false, id: OUR_UDX_ID, seq: 0 }, secretStream: {} }
-  const wrap = new NoiseWrap(keyPair, noiseRole === 'initiator' ? expectedRemote : null)
-  let remotePayload
-  if (noiseRole === 'initiator') {
-    out('m1 ' + b4a.toString(wrap.send(payload), 'hex'))
-    remotePayload = wrap.recv(b4a.from((await readLine()).slice(3), 'hex'))
-  } else {
-    remotePayload = wrap.recv(b4a.from((await readLine()).slice(3), 'hex'))
-    out('m2 ' + b4a.toString(wrap.send(payload), 'hex'))
-  }
+  const ik = await noiseOverLines(keyPair, noiseRole === 'initiator', expectedRemote, payload)
+  const remotePayload = ik.remotePayload
   if (!remotePayload.udx || !remotePayload.secretStream) throw new Error('payload without udx/secretStream')
   remoteUdxId = remotePayload.udx.id
-  const h = wrap.final()
-  handshake = { tx: h.tx, rx: h.rx, hash: h.hash, publicKey: h.publicKey, remotePublicKey: h.remotePublicKey }
+  handshake = ik.handshake
 
   if (udxRole === 'active') {
     const port = Number((await readLine()).slice(5))

@@ -19,7 +19,7 @@
 const net = require('net')
 const b4a = require('b4a')
 const NoiseSecretStream = require('@hyperswarm/secret-stream')
-const NoiseWrap = require('hyperdht/lib/noise-wrap')
+const { readLine, noiseOverLines } = require('./noise-lines')
 const { messageSize, fillMessage, checkMessage } = require('./wire-live-messages')
 
 const [mode, countArg, seedHex, remoteHex, portArg] = process.argv.slice(2)
@@ -111,46 +111,20 @@ function corrupt (port) {
   })
 }
 
-// Reads one line from stdin.
-const lines = []
-const waiters = []
-let stdinBuf = ''
-process.stdin.on('data', (d) => {
-  stdinBuf += d
-  let i
-  while ((i = stdinBuf.indexOf('\n')) !== -1) {
-    const line = stdinBuf.slice(0, i)
-    stdinBuf = stdinBuf.slice(i + 1)
-    if (waiters.length) waiters.shift()(line)
-    else lines.push(line)
-  }
-})
-const readLine = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiters.push(resolve)))
-
 // The payload each side sends: what hyperdht would, with distinguishable values.
 const OUR_PAYLOAD = { error: 0, firewall: 1, udx: { reusableSocket: false, id: 77, seq: 0 }, secretStream: {}, addresses4: [{ host: '127.0.0.1', port: 7 }] }
 
 async function ik (isInitiator) {
-  const wrap = new NoiseWrap(keyPair, isInitiator ? expectedRemote : null)
-  let remotePayload
-  if (isInitiator) {
-    process.stdout.write('m1 ' + b4a.toString(wrap.send(OUR_PAYLOAD), 'hex') + '\n')
-    remotePayload = wrap.recv(b4a.from((await readLine()).slice(3), 'hex'))
-  } else {
-    remotePayload = wrap.recv(b4a.from((await readLine()).slice(3), 'hex'))
-    process.stdout.write('m2 ' + b4a.toString(wrap.send(OUR_PAYLOAD), 'hex') + '\n')
-  }
+  const { remotePayload, remotePublicKey, handshake } = await noiseOverLines(keyPair, isInitiator, expectedRemote, OUR_PAYLOAD)
   // The C++ peer sends firewall 2, udx id 99 and secretStream: check we read them.
   if (remotePayload.firewall !== 2 || !remotePayload.udx || remotePayload.udx.id !== 99 || !remotePayload.secretStream) {
     report({ ok: false, received: 0, bytes: 0, error: 'unexpected payload ' + JSON.stringify(remotePayload) })
     process.exit(1)
   }
-  if (!b4a.equals(wrap.remotePublicKey, expectedRemote)) {
+  if (!b4a.equals(remotePublicKey, expectedRemote)) {
     report({ ok: false, received: 0, bytes: 0, error: 'unexpected remote key' })
     process.exit(1)
   }
-  const h = wrap.final()
-  const handshake = { tx: h.tx, rx: h.rx, hash: h.hash, publicKey: h.publicKey, remotePublicKey: h.remotePublicKey }
   if (isInitiator) {
     const port = Number((await readLine()).slice(5))
     run(net.connect(port, '127.0.0.1'), true, handshake)
