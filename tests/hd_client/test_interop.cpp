@@ -90,6 +90,15 @@ std::shared_ptr<hyperdht_client_socket> start_socket(caf::actor_system& sys, con
   return *s;
 }
 
+/// A test against the JS server on its JS network, with our client socket
+/// for the server's key.
+struct js_network_fixture {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  js_server js;
+  std::shared_ptr<hyperdht_client_socket> hd = start_socket(sys, js, js.server);
+};
+
 /// Our bootstrap node: a persistent hyperdht stack on 127.0.0.1, any free
 /// port (what hypertrace-logger-dht runs).
 hyperdht_stack start_bootstrap(caf::actor_system& sys) {
@@ -158,13 +167,9 @@ std::vector<int64_t> wait_traces(js_server& js, const public_key& client, int n,
 
 } // namespace
 
-TEST_CASE("hd_client: connect(publicKey) to the JS hypertrace-logger Server through a JS network",
-          "[interop]") {
-  quiet_config cfg;
-  caf::actor_system sys{cfg};
-  js_server js;
-  auto hd = start_socket(sys, js, js.server);
-
+TEST_CASE_METHOD(js_network_fixture,
+                 "hd_client: connect(publicKey) to the JS hypertrace-logger Server through a JS network",
+                 "[interop]") {
   // The JS server greets every connection with its session handshake.
   auto rec = std::make_shared<conn_record>();
   auto conn = connect_greeted(sys, *hd, rec);
@@ -189,13 +194,9 @@ TEST_CASE("hd_client: connect(publicKey) to the JS hypertrace-logger Server thro
   hd->stop();
 }
 
-TEST_CASE("hd_client: the client library sends traces to the JS Server, each lands once",
-          "[interop]") {
-  quiet_config cfg;
-  caf::actor_system sys{cfg};
-  js_server js;
-  auto hd = start_socket(sys, js, js.server);
-
+TEST_CASE_METHOD(js_network_fixture,
+                 "hd_client: the client library sends traces to the JS Server, each lands once",
+                 "[interop]") {
   client_options o;
   o.create_socket = hd->create_socket();
   o.install_trace_function = false;
