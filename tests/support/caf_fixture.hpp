@@ -8,14 +8,12 @@
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include "support/quiet_config.hpp"
+
 namespace ht::test {
 
-struct deterministic_config : caf::actor_system_config {
-  deterministic_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-    set("logger.console", caf::atom("none"));
-  }
+struct deterministic_config : quiet_config {
+  deterministic_config() { set("scheduler.policy", caf::atom("testing")); }
 };
 
 struct caf_fixture {

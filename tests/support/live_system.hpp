@@ -5,16 +5,9 @@
 #include <chrono>
 #include <thread>
 
-#include <caf/actor_system_config.hpp>
+#include "support/quiet_config.hpp"
 
 namespace ht::test {
-
-struct quiet_config : caf::actor_system_config {
-  quiet_config() {
-    set("logger.verbosity", caf::atom("quiet"));
-    set("logger.console", caf::atom("none"));
-  }
-};
 
 /// Polls `pred` every 10 ms until it holds (true) or `limit` passed (false).
 template <class Pred>
