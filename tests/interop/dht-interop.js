@@ -23,7 +23,7 @@
 //        {"name", "ours": outcome at `to`, "js": outcome at the reference}
 //   {"op":"quit"}
 const readline = require('readline')
-const dgram = require('dgram')
+const { freePort } = require('./free-port')
 const DHT = require('dht-rpc')
 const HyperDHT = require('hyperdht')
 const b4a = require('b4a')
@@ -37,18 +37,6 @@ const print = (o) => process.stdout.write(JSON.stringify(o) + '\n')
 function parseHostPort(s) {
   const i = s.lastIndexOf(':')
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) }
-}
-
-// A free UDP port whose range [p, p+5) (io.js binds the first free port of
-// it) stays clear of 49737-49741 (hyperdht's defaults, kept free).
-async function freePort() {
-  for (;;) {
-    const s = dgram.createSocket('udp4')
-    await new Promise((resolve) => s.bind(0, HOST, resolve))
-    const port = s.address().port
-    await new Promise((resolve) => s.close(resolve))
-    if (port + 5 < 49737 || port > 49741) return port
-  }
 }
 
 function nodeInfo(n) {

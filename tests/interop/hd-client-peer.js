@@ -13,23 +13,12 @@
 // Prints {"publicKey", "bootstrap"} once the server listens, then waits for
 // stdin to close, closes everything and prints {"closed": true}.
 const readline = require('readline')
-const dgram = require('dgram')
+const { freePort } = require('./free-port')
 const b4a = require('b4a')
 
 const HOST = '127.0.0.1'
 const [folder, bootArg] = process.argv.slice(2)
 const print = (o) => process.stdout.write(JSON.stringify(o) + '\n')
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4')
-    s.once('error', reject)
-    s.bind(0, HOST, () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 async function main () {
   const HyperDHT = require('hyperdht')

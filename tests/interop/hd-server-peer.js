@@ -18,7 +18,7 @@
 //       with our bootstrap list before the Server is loaded); prints
 //       {"listening": hex}.
 'use strict'
-const dgram = require('dgram')
+const { freePort } = require('./free-port')
 const path = require('path')
 const b4a = require('b4a')
 const DHT = require('hyperdht')
@@ -31,16 +31,6 @@ const parseBootstrap = (s) => s.split(',').map((a) => {
   const i = a.lastIndexOf(':')
   return { host: a.slice(0, i), port: Number(a.slice(i + 1)) }
 })
-
-async function freePort () {
-  for (;;) {
-    const s = dgram.createSocket('udp4')
-    await new Promise((resolve) => s.bind(0, HOST, resolve))
-    const port = s.address().port
-    await new Promise((resolve) => s.close(resolve))
-    if (port + 5 < 49737 || port > 49741) return port
-  }
-}
 
 function untilStdinEnds () {
   return new Promise((resolve) => {
