@@ -36,7 +36,7 @@ void watch_request(session_pointer self) {
 void on_watchdog(session_pointer self, uint64_t armed_at) {
   auto& st = self->state;
   st.watchdog_armed = false;
-  if (!(st.awaiting_store || st.reconciling))
+  if (st.batches.empty() && !st.reconciling)
     return; // idle: the next request arms it again
   // The request current when the timer was armed is still the current one
   // and unanswered: it has waited a whole period.
@@ -50,7 +50,7 @@ void on_watchdog(session_pointer self, uint64_t armed_at) {
 // hands its last-seen state back to the root and exits.
 void finish_if_drained(session_pointer self) {
   auto& st = self->state;
-  if (!st.conn_closed || st.awaiting_store || !st.pending.empty()
+  if (!st.conn_closed || !st.batches.empty() || !st.pending.empty()
       || !st.in_flight.empty())
     return;
   self->send(st.params.root, drained_atom::value, st.params.client_hex,
@@ -73,59 +73,75 @@ void update_flow(session_pointer self) {
   }
 }
 
+// Hands the store the next batch: the first when nothing is in flight; a
+// second only when it is full (see session_params::batch_bytes). After a
+// new store reconciled, whatever is still in flight goes again as one.
 void send_batch(session_pointer self) {
   auto& st = self->state;
-  if (st.awaiting_store || st.reconciling || !st.params.store)
+  if (st.reconciling || !st.params.store)
     return;
-  if (st.in_flight.empty()) {
-    if (st.pending.empty())
+  std::vector<std::string> lines;
+  session_state::batch b;
+  if (st.batches.empty() && !st.in_flight.empty()) {
+    lines.assign(st.in_flight.begin(), st.in_flight.end());
+    b = {st.in_flight.size(), st.in_flight_bytes};
+  } else {
+    if (st.pending.empty() || st.batches.size() >= 2
+        || (!st.batches.empty() && st.pending_bytes < st.params.batch_bytes))
       return;
     // A bounded batch: a whole window in one request would sit in memory
     // three times (here, in the message, in the store's buffer).
     do {
       auto n = st.pending.front().size() + 1;
+      lines.push_back(st.pending.front());
       st.in_flight.emplace_back(std::move(st.pending.front()));
       st.pending.pop_front();
-      st.in_flight_bytes += n;
+      b.lines += 1;
+      b.bytes += n;
       st.pending_bytes -= n;
-    } while (!st.pending.empty() && st.in_flight_bytes < st.params.batch_bytes);
+    } while (!st.pending.empty() && b.bytes < st.params.batch_bytes);
+    st.in_flight_bytes += b.bytes;
   }
-  st.awaiting_store = true;
+  st.batches.push_back(b);
   auto generation = st.store_generation;
   watch_request(self);
   // No request timeout: see watch_request.
   self->request(st.params.store, caf::infinite, append_atom::value,
-                st.params.client_hex, st.in_flight)
+                st.params.client_hex, std::move(lines))
     .then(
       [self, generation](uint64_t) {
         auto& st = self->state;
         // A reply from a store we already gave up on: the batch has been
         // reconciled with its successor, which answers for it now.
-        if (generation != st.store_generation)
+        if (generation != st.store_generation || st.batches.empty())
           return;
-        st.awaiting_store = false;
-        st.in_flight.clear();
-        st.in_flight_bytes = 0;
+        // Replies come in order: this one is for the oldest batch.
+        auto done = st.batches.front();
+        st.batches.pop_front();
+        st.in_flight.erase(st.in_flight.begin(),
+                           st.in_flight.begin() + static_cast<ptrdiff_t>(done.lines));
+        st.in_flight_bytes -= done.bytes;
         update_flow(self);
         send_batch(self);
         finish_if_drained(self);
       },
       [self, generation](caf::error& err) {
         auto& st = self->state;
-        if (generation != st.store_generation)
+        if (generation != st.store_generation || st.batches.empty())
           return;
-        st.awaiting_store = false;
         if (err == caf::sec::invalid_argument) {
           // The store refuses this client's file name; it never will accept
           // it, so there is nothing to retry. Cannot happen for keys from a
           // transport (64 hex), kept for safety.
+          st.batches.clear();
           st.in_flight.clear();
           st.in_flight_bytes = 0;
           finish_if_drained(self);
           return;
         }
-        // The store died with our batch. Keep it: the root restarts the
+        // The store died with our batches. Keep them: the root restarts the
         // store and sends us the new handle (store_atom), which reconciles.
+        st.batches.clear();
       });
 }
 
@@ -243,7 +259,7 @@ session_actor::behavior_type session_impl(session_pointer self,
       st.reconciling = false;
       // Whatever we asked the old store is void now (a dead store may never
       // answer); the new one tells us what reached the file.
-      st.awaiting_store = false;
+      st.batches.clear();
       reconcile_with_store(self);
     },
     [self](shutdown_atom) {
