@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/message.hpp>
+
 #include "actors/server/server.hpp"
 
 namespace ht {
@@ -40,15 +42,20 @@ struct session_state {
   session_params params;
   std::deque<std::string> pending;    // lines not yet sent to the store
   uint64_t pending_bytes = 0;
-  std::deque<std::string> in_flight;  // lines sent, the store has not acked
-  uint64_t in_flight_bytes = 0;
-  // The append requests in flight (at most two, oldest first): their line
-  // counts and bytes, to release from in_flight as their replies come.
+  // Append requests sent and not acknowledged, oldest first (at most two
+  // in normal operation). The lines live in the request's message only:
+  // CAF shares it with the store's mailbox (no copy), and the session still
+  // has them to resend to a new store after a crash.
   struct batch {
+    caf::message msg;   // (append_atom, client hex, std::vector<std::string>)
     size_t lines = 0;
     uint64_t bytes = 0;
   };
-  std::deque<batch> batches;
+  std::deque<batch> in_flight;
+  uint64_t in_flight_bytes = 0;
+  // Of in_flight, how many the current store has not answered yet: all of
+  // them, or none after the store died (they wait to be reconciled).
+  size_t awaiting = 0;
   uint64_t store_generation = 0;      // bumped on every new store handle
   bool reconciling = false;           // asking a new store what it has
   uint64_t request_no = 0;            // numbers store requests for the watchdog
