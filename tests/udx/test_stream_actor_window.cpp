@@ -106,3 +106,43 @@ TEST_CASE_METHOD(ht::test::caf_fixture, "udx actors: a busy handler gets at most
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   run();
 }
+
+TEST_CASE_METHOD(ht::test::caf_fixture, "udx actors: after resume the window update goes out at once, the peer does not wait for its probe", "[scenario]") {
+  auto net = std::make_shared<virtual_network>(6);
+  auto ea = udx_endpoint::parse("10.0.0.1", 1000);
+  auto eb = udx_endpoint::parse("10.0.0.2", 2000);
+  auto sa = spawn_virtual_udx_socket(sys, net, ea);
+  auto sb = spawn_virtual_udx_socket(sys, net, eb);
+  auto ra = std::make_shared<stream_record>();
+  auto rb = std::make_shared<stream_record>();
+  constexpr uint32_t rwnd = 64 * 1024;
+  udx_stream_options oa;
+  oa.local_id = 1;
+  oa.remote_id = 2;
+  oa.remote = eb;
+  oa.tuning.rwnd_max = rwnd;
+  oa.handler = sys.spawn(recorder, ra);
+  udx_stream_options ob = oa;
+  ob.local_id = 2;
+  ob.remote_id = 1;
+  ob.remote = ea;
+  ob.handler = sys.spawn(recorder, rb);
+  auto a = spawn_udx_stream(sys, sa, oa);
+  auto b = spawn_udx_stream(sys, sb, ob);
+  run();
+  caf::anon_send(b, pause_atom::value);
+  run();
+  caf::anon_send(a, write_atom::value, pattern(1 << 20, 4));
+  run_until([] { return false; }, 3s, 1ms); // b's window closes, a stalls
+  auto got = [&] { return rb->with([](stream_record& s) { return s.data.size(); }); };
+  CHECK(got() == 0);
+  caf::anon_send(b, resume_atom::value);
+  // Well within one round of a's zero-window probe (its RTO, 1 s at least):
+  // b's window update must reach a at once, and a send several windows.
+  run_until([] { return false; }, 50ms, 1ms);
+  CHECK(got() > 4 * rwnd);
+  for (auto h : {caf::actor_cast<caf::actor>(a), caf::actor_cast<caf::actor>(b),
+                 caf::actor_cast<caf::actor>(sa), caf::actor_cast<caf::actor>(sb)})
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  run();
+}
