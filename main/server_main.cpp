@@ -17,6 +17,7 @@
 #include "actors/hd_server/allow_list.hpp"
 #include "actors/hd_server/hd_server.hpp"
 #include "actors/hyperdht/hyperdht_stack.hpp"
+#include "actors/server/idle_trim.hpp"
 #include "actors/server/keys.hpp"
 #include "actors/server/server.hpp"
 #include "main/server_config.hpp"
@@ -151,6 +152,18 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
   auto listener = ht::spawn_hd_server(sys, std::move(hp));
   std::cerr << "listening on udp " << stack->bound.to_string() << ", bootstrap " << bootstrap_text
             << std::endl;
+
+  // Gives freed heap back once the server is idle (after a burst glibc
+  // would keep it; actors/server/idle_trim.hpp).
+  std::thread([] {
+    ht::idle_trim_policy trim;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      auto mi = mallinfo2();
+      if (trim.sample(mi.uordblks, mi.fordblks))
+        malloc_trim(0);
+    }
+  }).detach();
 
   int sig = 0;
   caf::scoped_actor asker{sys};
