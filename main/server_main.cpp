@@ -17,6 +17,7 @@
 #include "actors/hd_server/allow_list.hpp"
 #include "actors/hd_server/hd_server.hpp"
 #include "actors/hyperdht/hyperdht_stack.hpp"
+#include "actors/server/idle_trim.hpp"
 #include "actors/server/keys.hpp"
 #include "actors/server/server.hpp"
 #include "main/server_config.hpp"
@@ -112,6 +113,20 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
   std::copy(kp.secret_key.begin(), kp.secret_key.end(), ho.keys.secret_key.begin());
   ho.allow = std::move(allow);
   ho.connection.max_message_bytes = cfg.max_message_bytes;
+  // What one connection may hold on its way to the store, stage by stage
+  // (the peer is flow-controlled by the UDX receive window; every stage
+  // after it gives credit back only once its consumer processed it):
+  // packets in the UDX stream (its receive window), stream data in the
+  // connection's mailbox, decrypted messages in the session's mailbox, the
+  // session's lines (session_window_bytes, above). With the libraries'
+  // defaults (4 MiB windows, unbounded mailboxes) bench_e2e measured a
+  // peak RSS of 12.6-17.9 MB for 50,000 traces; with these 10-11 MB at the
+  // same throughput (docs/hyperdht.md, "Peak RSS"). 512 KiB of receive
+  // window still carries about 10,000 traces/s per connection at 100 ms
+  // of round trip.
+  ho.connection.udx_tuning.rwnd_max = 512u << 10;
+  ho.connection.udx_handler_window = 128u << 10;
+  ho.connection.handler_window = 128u << 10;
   ho.handshake = hcfg;
   ho.on_event = [key_hex, bootstrap_text](const ht::hd_server_event& ev) {
     using k = ht::hd_server_event::kind;
@@ -137,6 +152,18 @@ int run(ht::server_app_config& cfg, const sigset_t& signals) {
   auto listener = ht::spawn_hd_server(sys, std::move(hp));
   std::cerr << "listening on udp " << stack->bound.to_string() << ", bootstrap " << bootstrap_text
             << std::endl;
+
+  // Gives freed heap back once the server is idle (after a burst glibc
+  // would keep it; actors/server/idle_trim.hpp).
+  std::thread([] {
+    ht::idle_trim_policy trim;
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      auto mi = mallinfo2();
+      if (trim.sample(mi.uordblks, mi.fordblks))
+        malloc_trim(0);
+    }
+  }).detach();
 
   int sig = 0;
   caf::scoped_actor asker{sys};

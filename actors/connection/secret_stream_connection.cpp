@@ -34,6 +34,10 @@ struct conn_state {
 
   handler_events events;                 // not yet delivered to the handler
   bool paused = false;                   // by the owner
+  // handler_window: message bytes sent to the handler and not known to be
+  // processed, and those sent since the last request among them
+  uint64_t unconfirmed = 0;
+  uint64_t since_probe = 0;
   bool udx_paused = false;               // we paused the UDX stream
   bool opened = false;                   // opened queued
   bool closed = false;                   // closed queued
@@ -51,18 +55,15 @@ struct conn_state {
 
 using conn_ptr = secret_stream_connection_actor::stateful_pointer<conn_state>;
 
-bool flowing(const conn_state& st) {
-  return st.handler && !st.paused;
-}
-
 // Flow control: the UDX stream stops delivering (its receive window
 // closes and the peer stops) while we hold messages the handler cannot
-// take yet; it resumes once they are delivered.
+// take yet (deliver() hands over all it can); it resumes once they are
+// delivered.
 void update_flow(conn_ptr self) {
   auto& st = self->state;
   if (st.stream_done)
     return;
-  bool want_paused = st.events.held_messages() > 0 && !flowing(st);
+  bool want_paused = st.events.held_messages() > 0;
   if (want_paused == st.udx_paused)
     return;
   st.udx_paused = want_paused;
@@ -70,6 +71,35 @@ void update_flow(conn_ptr self) {
     self->send(st.stream, pause_atom::value);
   else
     self->send(st.stream, resume_atom::value);
+}
+
+void deliver(conn_ptr self);
+
+// One message to the handler. Within handler_window: every quarter window
+// one goes as a request, whose reply (the handler processed it, so all
+// before it too: messages between two actors stay in order) gives back the
+// bytes sent up to it.
+void send_message(conn_ptr self, bytes&& data) {
+  auto& st = self->state;
+  uint64_t n = data.size() + 1; // empty messages count too
+  st.unconfirmed += n;
+  st.since_probe += n;
+  if (st.opts.handler_window == 0 || st.since_probe < st.opts.handler_window / 4) {
+    self->send(st.handler, message_atom::value, st.id, std::move(data));
+    return;
+  }
+  uint64_t confirms = st.since_probe;
+  st.since_probe = 0;
+  auto done = [self, confirms] {
+    self->state.unconfirmed -= confirms;
+    deliver(self);
+  };
+  self->request(st.handler, caf::infinite, message_atom::value, st.id, std::move(data))
+    .then([done] { done(); }, [done](caf::error&) { done(); });
+}
+
+bool handler_full(const conn_state& st) {
+  return st.opts.handler_window > 0 && st.unconfirmed >= st.opts.handler_window;
 }
 
 void release_writers(conn_ptr self) {
@@ -85,7 +115,11 @@ void release_writers(conn_ptr self) {
 // message. After closed the actor has nothing left to do and exits.
 void deliver(conn_ptr self) {
   auto& st = self->state;
-  if (st.handler && st.events.deliver(self, st.handler, st.id, st.paused)) {
+  // Messages go while the owner has not paused and the handler's window
+  // has room; each through send_message (its window accounting).
+  auto may_send = [&st] { return !st.paused && !handler_full(st); };
+  auto send = [self](bytes&& data) { send_message(self, std::move(data)); };
+  if (st.handler && st.events.deliver(self, st.handler, st.id, may_send, send)) {
     release_writers(self);
     // The UDX stream finishes on its own (it lingers after a clean
     // close); one still open is aborted, so it cannot outlive us.
@@ -211,6 +245,7 @@ connection_impl(conn_ptr self, secret_stream_connection_params p) {
   uo.tuning = st.opts.udx_tuning;
   uo.tuning.idle_timeout = std::chrono::duration_cast<udx::duration>(st.opts.idle_timeout);
   uo.high_water = st.opts.udx_high_water;
+  uo.handler_window = st.opts.udx_handler_window;
   st.stream = spawn_udx_stream(self->system(), p.socket, uo);
   self->monitor(st.stream);
   // The connection is its stream's handler.

@@ -12,8 +12,9 @@
 //                           keep-alives and dropped while keep-alive is on
 //                           (as secret-stream does)
 //   closed(id, code, text)  exactly once, last (codes: docs/connection.md)
-// pause/resume: while the handler cannot take messages (paused, or not
-// attached yet) and some are held, the UDX stream is paused, so its receive
+// pause/resume: while the handler cannot take messages (paused, not
+// attached yet, or handler_window bytes of messages still unprocessed in its
+// mailbox) and some are held, the UDX stream is paused, so its receive
 // window closes and the peer stops sending. write replies (for writers that
 // request) are withheld while more than high_water bytes are queued.
 #include <chrono>
@@ -55,6 +56,18 @@ struct secret_stream_connection_options {
   // above udx_high_water).
   uint64_t high_water = 1u << 20;
   uint64_t udx_high_water = 4u << 20;
+  // How many bytes of messages may be in the handler's mailbox, delivered
+  // but not processed yet; beyond it the rest is held here and the UDX
+  // stream pauses (its window closes and the peer stops). Without it a
+  // handler slower than the network (a session parsing traces) gathers
+  // whatever the peer sends in its mailbox, out of reach of pause, which
+  // acts only once the handler processed the messages ahead of it. Every
+  // quarter of it one message goes as a request: its (automatic, empty)
+  // reply says that the handler processed everything up to it. 0: no bound.
+  uint64_t handler_window = 256u << 10;
+  // The same bound between the UDX stream and this actor (bytes of
+  // stream data; udx_stream_options::handler_window).
+  uint64_t udx_handler_window = 1u << 20;
   // Receive window, MTU, RTO bounds, ... (ids and idle timeout come from above).
   udx::stream_config udx_tuning;
 };

@@ -16,8 +16,10 @@ struct server_config {
   /// Limits on what one client may send.
   session_limits limits;
   /// A session stops reading (pauses its connection) while this many bytes
-  /// of its lines wait for the store, and resumes below half of it.
-  uint64_t session_window_bytes = 4u << 20;
+  /// of its lines wait for the store, and resumes below half of it. With a
+  /// second batch sent as soon as it is full (session_params::batch_bytes)
+  /// two batches' worth is enough to keep the store busy.
+  uint64_t session_window_bytes = 512u << 10;
   /// On shutdown, sessions that have not drained by then are abandoned (the
   /// store is still flushed; their clients replay what was not written).
   caf::timespan shutdown_deadline = std::chrono::seconds(10);

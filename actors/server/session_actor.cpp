@@ -36,7 +36,7 @@ void watch_request(session_pointer self) {
 void on_watchdog(session_pointer self, uint64_t armed_at) {
   auto& st = self->state;
   st.watchdog_armed = false;
-  if (!(st.awaiting_store || st.reconciling))
+  if (st.awaiting == 0 && !st.reconciling)
     return; // idle: the next request arms it again
   // The request current when the timer was armed is still the current one
   // and unanswered: it has waited a whole period.
@@ -50,7 +50,7 @@ void on_watchdog(session_pointer self, uint64_t armed_at) {
 // hands its last-seen state back to the root and exits.
 void finish_if_drained(session_pointer self) {
   auto& st = self->state;
-  if (!st.conn_closed || st.awaiting_store || !st.pending.empty()
+  if (!st.conn_closed || st.awaiting > 0 || !st.pending.empty()
       || !st.in_flight.empty())
     return;
   self->send(st.params.root, drained_atom::value, st.params.client_hex,
@@ -73,48 +73,37 @@ void update_flow(session_pointer self) {
   }
 }
 
-void send_batch(session_pointer self) {
+const std::vector<std::string>& lines_of(const session_state::batch& b) {
+  return b.msg.get_as<std::vector<std::string>>(2);
+}
+
+// One append request for a batch in in_flight. Replies come in order.
+void request_append(session_pointer self, const caf::message& msg) {
   auto& st = self->state;
-  if (st.awaiting_store || st.reconciling || !st.params.store)
-    return;
-  if (st.in_flight.empty()) {
-    if (st.pending.empty())
-      return;
-    // A bounded batch: a whole window in one request would sit in memory
-    // three times (here, in the message, in the store's buffer).
-    do {
-      auto n = st.pending.front().size() + 1;
-      st.in_flight.emplace_back(std::move(st.pending.front()));
-      st.pending.pop_front();
-      st.in_flight_bytes += n;
-      st.pending_bytes -= n;
-    } while (!st.pending.empty() && st.in_flight_bytes < st.params.batch_bytes);
-  }
-  st.awaiting_store = true;
   auto generation = st.store_generation;
   watch_request(self);
-  // No request timeout: see watch_request.
-  self->request(st.params.store, caf::infinite, append_atom::value,
-                st.params.client_hex, st.in_flight)
+  // No request timeout: see watch_request. The message goes as it is (the
+  // store reads the lines through a const reference: shared, not copied).
+  self->request(caf::actor_cast<caf::actor>(st.params.store), caf::infinite, msg)
     .then(
       [self, generation](uint64_t) {
         auto& st = self->state;
         // A reply from a store we already gave up on: the batch has been
         // reconciled with its successor, which answers for it now.
-        if (generation != st.store_generation)
+        if (generation != st.store_generation || st.awaiting == 0)
           return;
-        st.awaiting_store = false;
-        st.in_flight.clear();
-        st.in_flight_bytes = 0;
+        --st.awaiting;
+        st.in_flight_bytes -= st.in_flight.front().bytes;
+        st.in_flight.pop_front();
         update_flow(self);
         send_batch(self);
         finish_if_drained(self);
       },
       [self, generation](caf::error& err) {
         auto& st = self->state;
-        if (generation != st.store_generation)
+        if (generation != st.store_generation || st.awaiting == 0)
           return;
-        st.awaiting_store = false;
+        st.awaiting = 0;
         if (err == caf::sec::invalid_argument) {
           // The store refuses this client's file name; it never will accept
           // it, so there is nothing to retry. Cannot happen for keys from a
@@ -122,33 +111,83 @@ void send_batch(session_pointer self) {
           st.in_flight.clear();
           st.in_flight_bytes = 0;
           finish_if_drained(self);
-          return;
         }
-        // The store died with our batch. Keep it: the root restarts the
-        // store and sends us the new handle (store_atom), which reconciles.
+        // Otherwise the store died with our batches. Keep them: the root
+        // restarts the store and sends us the new handle (store_atom),
+        // which reconciles.
       });
 }
 
-// A store that died may have written part of the batch we were waiting
+// Hands the store the next batch: the first when nothing is in flight; a
+// second only when it is full (see session_params::batch_bytes). After a
+// new store reconciled, what is still in flight goes again.
+void send_batch(session_pointer self) {
+  auto& st = self->state;
+  if (st.reconciling || !st.params.store)
+    return;
+  if (st.awaiting == 0 && !st.in_flight.empty()) {
+    st.awaiting = st.in_flight.size();
+    for (auto& b : st.in_flight)
+      request_append(self, b.msg);
+    return;
+  }
+  if (st.pending.empty() || st.awaiting >= 2
+      || (st.awaiting > 0 && st.pending_bytes < st.params.batch_bytes))
+    return;
+  // A bounded batch: a whole window in one request would sit in memory
+  // twice (here until acknowledged, in the store's buffer).
+  std::vector<std::string> lines;
+  session_state::batch b;
+  do {
+    auto n = st.pending.front().size() + 1;
+    lines.emplace_back(std::move(st.pending.front()));
+    st.pending.pop_front();
+    b.bytes += n;
+    st.pending_bytes -= n;
+  } while (!st.pending.empty() && b.bytes < st.params.batch_bytes);
+  b.lines = lines.size();
+  b.msg = caf::make_message(append_atom::value, st.params.client_hex, std::move(lines));
+  st.in_flight_bytes += b.bytes;
+  st.in_flight.push_back(b);
+  ++st.awaiting;
+  request_append(self, st.in_flight.back().msg);
+}
+
+// A store that died may have written part of the batches we were waiting
 // on (it replies only after the write, and after the fsync when asked to).
 // Resending blindly would duplicate those lines, so drop every line up to
 // the last trace the file holds. The lines are read with the store's own
 // parser (the one recover used on the file), so both agree on what a trace
-// line is; this runs only on this rare path.
+// line is; this runs only on this rare path, which also regroups what is
+// left into one batch.
 void drop_written(session_state& st, const last_seen_trace& in_file) {
-  if (!in_file.found)
+  if (!in_file.found || st.in_flight.empty())
     return;
-  for (size_t i = st.in_flight.size(); i-- > 0;) {
-    auto t = store::parse_trace_line(st.in_flight[i]);
+  std::vector<std::string> all;
+  for (auto& b : st.in_flight)
+    for (auto& l : lines_of(b))
+      all.push_back(l);
+  size_t keep_from = 0;
+  for (size_t i = all.size(); i-- > 0;) {
+    auto t = store::parse_trace_line(all[i]);
     if (t && t->session_id == in_file.session_id
         && t->trace_number == in_file.trace_number) {
-      for (size_t j = 0; j <= i; ++j)
-        st.in_flight_bytes -= st.in_flight[j].size() + 1;
-      st.in_flight.erase(st.in_flight.begin(),
-                         st.in_flight.begin() + static_cast<ptrdiff_t>(i) + 1);
-      return;
+      keep_from = i + 1;
+      break;
     }
   }
+  all.erase(all.begin(), all.begin() + static_cast<ptrdiff_t>(keep_from));
+  st.in_flight.clear();
+  st.in_flight_bytes = 0;
+  if (all.empty())
+    return;
+  session_state::batch b;
+  b.lines = all.size();
+  for (auto& l : all)
+    b.bytes += l.size() + 1;
+  b.msg = caf::make_message(append_atom::value, st.params.client_hex, std::move(all));
+  st.in_flight_bytes = b.bytes;
+  st.in_flight.push_back(std::move(b));
 }
 
 void reconcile_with_store(session_pointer self) {
@@ -243,7 +282,7 @@ session_actor::behavior_type session_impl(session_pointer self,
       st.reconciling = false;
       // Whatever we asked the old store is void now (a dead store may never
       // answer); the new one tells us what reached the file.
-      st.awaiting_store = false;
+      st.awaiting = 0;
       reconcile_with_store(self);
     },
     [self](shutdown_atom) {

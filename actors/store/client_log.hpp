@@ -49,6 +49,11 @@ public:
   /// just past the line: once committed() reaches it, the line is in the
   /// file. Precondition: the line contains no '\n'.
   uint64_t append(const char* data, size_t size);
+  /// Room for `bytes` more of lines (their '\n' included) in one
+  /// allocation, before appending a batch.
+  void reserve(size_t bytes) { buf_.reserve(buf_.size() + bytes); }
+  /// The buffer's allocation (for tests: what an idle client pins).
+  size_t buffer_capacity() const { return buf_.capacity(); }
 
   /// Writes what is buffered. On error the rest stays buffered; call again
   /// to retry.

@@ -134,6 +134,10 @@ private:
     auto& e = entry(hex);
     uint64_t before = e.log.buffered();
     uint64_t end = e.log.accepted();
+    size_t total = 0;
+    for (const auto& l : lines)
+      total += l.size() + 1;
+    e.log.reserve(total);
     for (const auto& l : lines)
       end = e.log.append(l.data(), l.size());
     buffered_ += e.log.buffered() - before;

@@ -35,14 +35,26 @@ public:
   template <class Self>
   bool deliver(Self* self, const connection_handler_actor& handler, connection_id id,
                bool paused) {
+    return deliver(self, handler, id, [paused] { return !paused; },
+                   [self, &handler, id](bytes&& data) {
+                     self->send(handler, message_atom::value, id, std::move(data));
+                   });
+  }
+
+  /// The same where the connection decides per message: it stops at the
+  /// first message while `may_send()` is false, and hands each message to
+  /// `send_message(bytes&&)` (e.g. to count it against a window).
+  template <class Self, class MaySend, class SendMessage>
+  bool deliver(Self* self, const connection_handler_actor& handler, connection_id id,
+               MaySend may_send, SendMessage send_message) {
     while (!events_.empty()) {
       auto& ev = events_.front();
       if (auto* o = std::get_if<opened_event>(&ev)) {
         self->send(handler, opened_atom::value, id, o->remote);
       } else if (auto* m = std::get_if<message_event>(&ev)) {
-        if (paused)
+        if (!may_send())
           return false;
-        self->send(handler, message_atom::value, id, std::move(m->data));
+        send_message(std::move(m->data));
         --held_messages_;
       } else {
         auto& c = std::get<closed_event>(ev);

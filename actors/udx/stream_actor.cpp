@@ -13,7 +13,9 @@ namespace {
 
 using std::chrono::duration_cast;
 
-constexpr size_t max_data_event = 1 << 20; // coalesce data up to this
+// Coalesce data up to this per event (a quarter of the smallest sensible
+// handler window: the window is checked between events).
+constexpr size_t max_data_event = 64 << 10;
 
 struct stream_state {
   std::unique_ptr<udx::stream> core;
@@ -22,6 +24,9 @@ struct stream_state {
   udx_stream_handler_actor handler;
   uint32_t id = 0;
   uint64_t high_water = 0;
+  uint64_t handler_window = 0;
+  uint64_t unconfirmed = 0;    // data bytes sent to the handler, not known processed
+  uint64_t since_probe = 0;    // of those, sent since the last request
   bool paused = false;
   bool finished = false;       // closed delivered to the handler
   bool registered = false;     // the socket routes our id to us
@@ -89,6 +94,30 @@ void finish(stream_ptr self) {
   }
 }
 
+void pump(stream_ptr self);
+
+// One data event to the handler; see udx_stream_options::handler_window.
+// Messages between two actors stay in order, so the reply to a request
+// confirms every event sent before it too.
+void send_data(stream_ptr self, bytes&& data) {
+  auto& st = self->state;
+  st.unconfirmed += data.size();
+  st.since_probe += data.size();
+  if (st.handler_window == 0 || st.since_probe < st.handler_window / 4) {
+    self->send(st.handler, udx_data_atom::value, st.id, std::move(data));
+    return;
+  }
+  uint64_t confirms = st.since_probe;
+  st.since_probe = 0;
+  auto done = [self, confirms] {
+    self->state.unconfirmed -= confirms;
+    if (!self->state.finished)
+      pump(self);
+  };
+  self->request(st.handler, caf::infinite, udx_data_atom::value, st.id, std::move(data))
+    .then([done] { done(); }, [done](caf::error&) { done(); });
+}
+
 void deliver_events(stream_ptr self) {
   auto& st = self->state;
   if (!st.handler || st.paused || st.finished)
@@ -97,10 +126,15 @@ void deliver_events(stream_ptr self) {
   bytes pending;
   auto flush_data = [&] {
     if (!pending.empty())
-      self->send(st.handler, udx_data_atom::value, st.id, std::move(pending));
+      send_data(self, std::move(pending));
     pending = bytes{};
   };
-  while (st.core->poll_event(ev)) {
+  // A full handler window stops the polling: what the core holds counts
+  // against its receive window (and end/closed stay behind the data).
+  auto full = [&] {
+    return st.handler_window > 0 && st.unconfirmed + pending.size() >= st.handler_window;
+  };
+  while (!full() && st.core->poll_event(ev)) {
     switch (ev.kind) {
       case udx::event_kind::data:
         if (pending.empty())
@@ -148,6 +182,10 @@ void pump(stream_ptr self) {
   transmit(self, now);
   bool was_finished = st.finished;
   deliver_events(self);
+  // Taking data may have opened the receive window enough for a window
+  // update (udx::stream::poll_event): send it now, not with the next packet
+  // or timer, since a peer that saw the window closed waits for it.
+  transmit(self, now);
   if (!st.core->closed() && st.core->buffered_bytes() <= st.high_water) {
     for (auto& rp : st.waiting_writes)
       rp.deliver(static_cast<uint64_t>(st.core->buffered_bytes()));
@@ -168,6 +206,7 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
   st.handler = opts.handler;
   st.id = opts.local_id;
   st.high_water = opts.high_water;
+  st.handler_window = opts.handler_window;
   if (opts.backlog)
     st.backlog = opts.backlog;
   auto cfg = opts.tuning;

@@ -39,6 +39,13 @@ struct udx_stream_options {
   udx::stream_config tuning;      // ids and ipv6 are filled in from above
   // write replies are withheld while more than this is buffered
   uint64_t high_water = 4u << 20;
+  // Data bytes handed to the handler and not known to be processed: beyond
+  // this the stream stops taking data from the core (as when paused), so
+  // its receive window closes and the peer stops, instead of the data
+  // piling up in a slow handler's mailbox. Every quarter of it one data
+  // event goes as a request, whose (automatic, empty) reply says that the
+  // handler processed everything up to it. 0: no bound.
+  uint64_t handler_window = 1u << 20;
   // optional: attached from the start
   udx_stream_handler_actor handler;
 };

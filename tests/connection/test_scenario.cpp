@@ -319,6 +319,82 @@ TEST_CASE_METHOD(conn_fixture, "connection: pause stops delivery and flow-contro
   caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
 }
 
+// A handler that is busy: it leaves every message in its mailbox (skips
+// it) until told to go on (an int), counting what piled up meanwhile.
+struct busy_counts {
+  bool busy = true;
+  uint32_t piled = 0;
+  uint64_t piled_bytes = 0;
+};
+caf::behavior busy_behavior(caf::event_based_actor* self, record_ptr r,
+                            std::shared_ptr<busy_counts> counts) {
+  return {
+    [=](opened_atom, connection_id, const public_key& k) {
+      r->with([&](conn_record& s) {
+        ++s.opened;
+        s.remote = k;
+      });
+    },
+    [=](message_atom, connection_id, const bytes& m) -> caf::result<void> {
+      if (counts->busy) {
+        ++counts->piled;
+        counts->piled_bytes += m.size();
+        return caf::skip;
+      }
+      r->with([&](conn_record& s) { s.messages.push_back(m); });
+      return caf::unit;
+    },
+    [=](closed_atom, connection_id, const std::string& code, const std::string&) {
+      r->with([&](conn_record& s) {
+        ++s.closed;
+        s.code = code;
+      });
+    },
+    [=](int) {
+      counts->busy = false;
+      self->become(busy_behavior(self, r, counts)); // the skipped ones come back
+    },
+  };
+}
+
+TEST_CASE_METHOD(conn_fixture, "connection: a busy handler gets at most handler_window of messages in its mailbox; the rest waits with the peer flow-controlled", "[scenario]") {
+  opts.udx_tuning.rwnd_max = 64 * 1024;
+  opts.udx_high_water = 64 * 1024;
+  opts.high_water = 64 * 1024;
+  opts.handler_window = 64 * 1024;
+  b = spawn_secret_stream_connection(sys, params_b(true));
+  auto counts = std::make_shared<busy_counts>();
+  auto busy = sys.spawn(busy_behavior, rb, counts);
+  caf::anon_send(b, attach_atom::value, caf::actor_cast<connection_handler_actor>(busy));
+  run();
+  a = spawn_secret_stream_connection(sys, params_a());
+  attach_a();
+  run();
+  constexpr uint32_t n = 400;  // ~470 KiB, well over every window together
+  auto replied = std::make_shared<uint32_t>(0);
+  auto w = sys.spawn(writer, connection_actor{a}, 0u, n, replied);
+  settle(5s);
+  uint32_t stalled_at = *replied;
+  // In the mailbox: the window, plus the one message that crossed it.
+  CHECK(counts->piled > 0);
+  CHECK(counts->piled_bytes <= opts.handler_window + 65536 + 16);
+  CHECK(stalled_at < n);               // the writer is held back...
+  settle(20s);
+  CHECK(*replied == stalled_at);       // ...and stays held: the peer stopped sending
+  CHECK(counts->piled_bytes <= opts.handler_window + 65536 + 16);
+  CHECK(stats(b).dropped == 0);
+  caf::anon_send(busy, 1);             // the handler catches up
+  REQUIRE(run_until([&] { return rb->count() == n; }, 60s));
+  std::string why;
+  CHECK(all_in_order(rb, 0, n, why));  // every message once, in order
+  INFO(why);
+  CHECK(*replied == n);
+  CHECK_FALSE(ra->is_closed());
+  CHECK_FALSE(rb->is_closed());
+  caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(busy, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE_METHOD(conn_fixture, "connection: a message above the incoming limit closes with EMSGSIZE", "[scenario]") {
   opts.max_message_bytes = 1000;  // b's limit (the server's --max-message-bytes)
   b = spawn_secret_stream_connection(sys, params_b(true));

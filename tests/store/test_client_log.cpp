@@ -53,6 +53,22 @@ TEST_CASE("client_log writes a batch with one write call", "[unit]") {
   CHECK(f.fs->stats().writev_calls == 1);
 }
 
+TEST_CASE("client_log releases a burst's buffer once it is written; an idle client pins little", "[unit]") {
+  log_fixture f;
+  client_log log(*f.fs, f.policy, key_a);
+  add(log, 0, 200); // ~45 KB, as one client of bench_connections sends at once
+  REQUIRE(log.buffer_capacity() > 32 * 1024);
+  REQUIRE(log.write_pending());
+  CHECK(read_file(f.path()) == f.expected(0, 200));
+  CHECK(log.buffer_capacity() <= 16 * 1024);
+  // A small batch keeps its small buffer (no allocation per batch).
+  add(log, 200, 210);
+  auto cap = log.buffer_capacity();
+  REQUIRE(log.write_pending());
+  CHECK(log.buffer_capacity() == cap);
+  CHECK(read_file(f.path()) == f.expected(0, 210));
+}
+
 TEST_CASE("client_log finishes a line after short writes", "[unit]") {
   log_fixture f;
   client_log log(*f.fs, f.policy, key_a);
