@@ -1,6 +1,7 @@
 #include "actors/dht/node_actor.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -19,6 +20,29 @@ struct query_owner {
   dht_query_sink_actor sink;  // streamed form
   std::optional<caf::typed_response_promise<rpc::query_done_event>> rp;  // one-shot form
 };
+
+/// Fair service (issue 9 §5; docs/dht.md, "Fair service"). Admission
+/// (udx_handler_admit) bounds what each source host may have queued for
+/// the node, but the mailbox is FIFO: a peer's request admitted behind a
+/// flooder's full share (~2,500 FIND_NODEs at 1 MiB) would wait for all of
+/// them, past its timeout on a slow node. So the node does not serve the
+/// socket's batches in arrival order: it moves each datagram (no decoding,
+/// a move) into the queue of its source, keyed by the same slot as
+/// admission (the backlog's keyed hash of the host), and serves the
+/// sources round-robin, one datagram each per turn, in bounded rounds of
+/// `serve_budget` datagrams. A source with one request waiting is served in
+/// the first round whatever another source has queued.
+struct source_queue {
+  udx_datagrams items;
+  size_t head = 0;     // next to serve
+  bool in_ring = false;
+};
+
+/// Datagrams served per round: a round ends with the replies handed to
+/// the socket, and the next round is a message behind whatever else is in
+/// the mailbox (timers, commands, new batches), so nothing waits for a
+/// whole backlog.
+constexpr size_t serve_budget = 64;
 
 struct node_state {
   std::unique_ptr<rpc::node> node;
@@ -43,6 +67,13 @@ struct node_state {
   bool closing = false;
   std::vector<rpc::transmit> outbox;  // sent on the next flush
   bool flush_scheduled = false;
+  // Fair service: one queue per (socket, admission slot), index
+  // socket * udx_handler_backlog::slots + slot; the ring holds the indices
+  // of the non-empty ones in service order (each at most once). Memory:
+  // what is queued was admitted, so it is within the socket's cap.
+  std::vector<source_queue> sources;
+  std::deque<uint32_t> ring;
+  bool serve_scheduled = false;
   static inline const char* name = "dht_node";
 };
 
@@ -185,6 +216,58 @@ void on_datagram(node_ptr self, uint8_t socket, const udx_endpoint& from,
     dht_detail::datagram_processed(*st.backlogs[socket], from, data.size());
 }
 
+/// Moves one receive batch into the per-source queues.
+void enqueue(node_ptr self, uint8_t socket, udx_datagrams& batch) {
+  auto& st = self->state;
+  for (auto& d : batch) {
+    auto key = static_cast<uint32_t>(socket * udx_handler_backlog::slots +
+                                     st.backlogs[socket]->slot_of(d.from));
+    auto& q = st.sources[key];
+    q.items.push_back(std::move(d));
+    if (!q.in_ring) {
+      q.in_ring = true;
+      st.ring.push_back(key);
+    }
+  }
+}
+
+/// Serves at most `budget` queued datagrams round-robin over the sources:
+/// the front source gives one datagram and, if it has more, goes to the
+/// back of the ring.
+void serve_round(node_ptr self, size_t budget) {
+  auto& st = self->state;
+  for (; budget > 0 && !st.ring.empty(); --budget) {
+    auto key = st.ring.front();
+    st.ring.pop_front();
+    auto& q = st.sources[key];
+    auto d = std::move(q.items[q.head++]);
+    if (q.head == q.items.size()) {
+      q.head = 0;
+      q.in_ring = false;
+      // Keep a small buffer for the next datagrams; give back what a
+      // flood made grow.
+      if (q.items.capacity() > serve_budget)
+        udx_datagrams{}.swap(q.items);
+      else
+        q.items.clear();
+    } else {
+      st.ring.push_back(key);
+    }
+    on_datagram(self, static_cast<uint8_t>(key / udx_handler_backlog::slots), d.from, d.data);
+  }
+  pump(self);
+}
+
+/// After a batch, or a round, with datagrams still queued: the next round
+/// is a message to ourselves, behind what the mailbox holds already.
+void schedule_serve(node_ptr self) {
+  auto& st = self->state;
+  if (!st.ring.empty() && !st.serve_scheduled && !st.closing) {
+    st.serve_scheduled = true;
+    self->send(self, dht_serve_atom::value);
+  }
+}
+
 dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
   auto& st = self->state;
   st.sockets = opts.sockets;
@@ -196,6 +279,7 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
     // per-source slot of the backlog.
     uint64_t seed = opts.config.seed ? opts.config.seed + i + 1 : 0;
     st.backlogs.push_back(std::make_shared<udx_handler_backlog>(seed));
+    st.sources.resize(st.sources.size() + udx_handler_backlog::slots);
     // Socket i tags its batches with i: the node tells its sockets apart
     // without a forwarding actor in between.
     dht_detail::set_datagram_handler(self, sock,
@@ -333,14 +417,35 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       for (auto& [h, rp] : st.requests)
         rp.deliver(make_error(dht_error::closing));
       st.requests.clear();
+      // What is still queued will not be served: give it back to the
+      // socket's backlog.
+      for (auto key : st.ring) {
+        auto& q = st.sources[key];
+        auto socket = key / udx_handler_backlog::slots;
+        for (size_t i = q.head; i < q.items.size(); ++i)
+          dht_detail::datagram_processed(*st.backlogs[socket], q.items[i].from,
+                                         q.items[i].data.size());
+      }
+      st.ring.clear();
       self->quit();
     },
-    [=](udx_recv_atom, uint8_t socket, const udx_datagrams& batch) {
-      // One receive batch of one socket: processed in one go, its replies
-      // leave in one flush.
-      for (auto& d : batch)
-        on_datagram(self, socket, d.from, d.data);
-      pump(self);
+    [=](udx_recv_atom, uint8_t socket, udx_datagrams& batch) {
+      auto& st = self->state;
+      if (socket >= st.backlogs.size() || st.closing)
+        return;
+      enqueue(self, socket, batch);
+      // Nothing else waiting in the mailbox (the usual case below
+      // saturation): serve a round now, no extra message. Otherwise the
+      // round goes behind the batches already there, so that every
+      // source's datagrams are in the queues before the round picks.
+      if (!st.serve_scheduled && self->mailbox().empty())
+        serve_round(self, serve_budget);
+      schedule_serve(self);
+    },
+    [=](dht_serve_atom) {
+      self->state.serve_scheduled = false;
+      serve_round(self, serve_budget);
+      schedule_serve(self);
     },
     [=](flush_atom) { flush_outbox(self); },
     [=](tick_atom, uint64_t generation) {

@@ -4,7 +4,9 @@
 // processed yet stays bounded (the socket's handler backlog cap). The peer
 // is served even when the node is much slower than the flood (the ASan
 // build): the socket admits per source host (udx_handler_admit), so the
-// flood is held to its share and its excess dropped, not the peer's.
+// flood is held to its share and its excess dropped, not the peer's; and
+// the node serves its sources round-robin, so the peer's requests do not
+// wait behind the flood's share either.
 //
 // The flooder sends from 127.0.0.2, the nodes are on 127.0.0.1: a source
 // is a host, so a flood from the peer's own host would share its share.
@@ -161,14 +163,16 @@ TEST_CASE("dht node over UDP: a flood from one source leaves other peers served 
   CHECK(answered.load() == 20);
 #else
   // Under ASan the node is far slower than the flood, so the flooder's share
-  // of the backlog (half the cap) is always full. Admission is per source,
-  // so the peer's requests get into the backlog, but the node serves it in
-  // arrival order: behind ~512 KiB of flood, at ASan's speed, the peer's
-  // requests can wait past their timeouts. A clean-clone CI trial saw 1 of
-  // 20 answered; fair service order (per-source queues in the node) is what
-  // would fix it, and is not built yet. Reported, not checked, here.
-  WARN("ASan build: peer requests answered during the flood: " << answered.load() << " of 20");
+  // of the backlog (half the cap, ~2,500 FIND_NODEs) is always full. The
+  // node serves its sources round-robin (node_actor.cpp, fair service), so
+  // the peer's requests are served in the first round after they arrive,
+  // not behind that share; before fair service a clean-clone CI run saw 1
+  // of 20 answered here. Not all 20: on a loaded machine the kernel's
+  // receive buffer, which no process can make fair, may still drop a
+  // request and all its retries.
+  CHECK(answered.load() >= 18);
 #endif
+  WARN("peer requests answered during the flood: " << answered.load() << " of 20");
   // the socket's default cap (udx_socket_options::handler_backlog_cap)
   // plus one recvmmsg batch
   CHECK(max_backlog <= (1 << 20) + 64 * udx_handler_cost(4096));
