@@ -65,8 +65,13 @@ struct node_state {
   uint64_t unknown_commands = 0;
   uint64_t not_ipv4 = 0;
   bool closing = false;
-  std::vector<rpc::transmit> outbox;  // sent on the next flush
+  // The core's datagrams: [0, outbox_n) wait for the next flush; all keep
+  // their buffers for reuse.
+  std::vector<rpc::transmit> outbox;
+  size_t outbox_n = 0;
   bool flush_scheduled = false;
+  std::vector<udx_sender_ptr> senders;     // per socket; null: send messages
+  std::vector<udx_datagram_view> views;    // reused by flush_outbox
   // Fair service: one queue per (socket, admission slot), index
   // socket * udx_handler_backlog::slots + slot; the ring holds the indices
   // of the non-empty ones in service order (each at most once). Memory:
@@ -153,42 +158,74 @@ void dispatch(node_ptr self, rpc::event& ev) {
   }
 }
 
-/// Hands everything the core queued to the socket(s): one udx_send per
-/// socket whatever the destinations (the socket sends them with as few
-/// sendmmsg calls as the kernel takes), in the order the core queued them.
+/// Hands everything the core queued to the socket(s), in the order the
+/// core queued it. A socket with a direct send path (udx_sender: the real
+/// socket) gets the datagrams straight from the outbox's buffers on this
+/// thread (one sendmmsg per 64, no message to the socket actor, no copy);
+/// one without (the virtual socket of the scenario tests) gets one
+/// udx_send per flush whatever the destinations.
 void flush_outbox(node_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.outbox.empty())
+  if (st.outbox_n == 0)
     return;
-  std::vector<udx_datagrams> per_socket(st.sockets.size());
-  for (auto& t : st.outbox) {
-    uint8_t family = t.socket < st.bound.size() ? st.bound[t.socket].family : 4;
-    per_socket[t.socket].push_back(udx_datagram{dht::to_endpoint(t.to, family), std::move(t.data)});
+  for (size_t s = 0; s < st.sockets.size(); ++s) {
+    uint8_t family = st.bound[s].family;
+    if (auto& sender = st.senders[s]) {
+      st.views.clear();
+      for (size_t i = 0; i < st.outbox_n; ++i) {
+        auto& t = st.outbox[i];
+        if (t.socket == s)
+          st.views.push_back(udx_datagram_view{dht::to_endpoint(t.to, family), t.data.data(),
+                                               t.data.size()});
+      }
+      if (!st.views.empty())
+        sender->send(st.views.data(), st.views.size());
+    } else {
+      udx_datagrams out;
+      for (size_t i = 0; i < st.outbox_n; ++i) {
+        auto& t = st.outbox[i];
+        if (t.socket == s)
+          out.push_back(udx_datagram{dht::to_endpoint(t.to, family), std::move(t.data)});
+      }
+      if (!out.empty())
+        self->send(st.sockets[s], udx_send_atom::value, std::move(out));
+    }
   }
-  st.outbox.clear();
-  for (size_t i = 0; i < per_socket.size(); ++i)
-    if (!per_socket[i].empty())
-      self->send(st.sockets[i], udx_send_atom::value, std::move(per_socket[i]));
+  st.outbox_n = 0;
+  // The transmits keep their buffers for the next replies
+  // (rpc::node::poll_transmit(transmit&) recycles them); what a burst made
+  // grow beyond a round's worth is given back.
+  if (st.outbox.size() > 4 * serve_budget)
+    st.outbox.resize(4 * serve_budget);
 }
 
 /// Collects what the core wants sent, hands its events out and re-arms the
-/// timer. Runs after every input. Datagrams are not sent at once: a flush
-/// message to ourselves goes behind what is already in the mailbox, so a
-/// burst of requests is answered with one socket message (one sendmmsg
-/// for up to 64 replies, whatever their destinations) instead of one per
-/// reply.
-void pump(node_ptr self) {
+/// timer. Runs after every input. Datagrams leave at once when nothing
+/// else waits in the mailbox, or when `flush_now` (the end of a serve
+/// round: up to 64 replies in one go); otherwise a flush message to
+/// ourselves goes behind what is already in the mailbox, so a burst of
+/// commands is answered with one sendmmsg for up to 64 datagrams, whatever
+/// their destinations, instead of one per datagram.
+void pump(node_ptr self, bool flush_now = false) {
   auto& st = self->state;
   auto& node = *st.node;
-  while (auto t = node.poll_transmit()) {
-    if (t->socket >= st.sockets.size())
-      continue; // the core never picks a socket we did not give it
-    st.outbox.push_back(std::move(*t));
+  for (;;) {
+    if (st.outbox_n == st.outbox.size())
+      st.outbox.emplace_back();
+    auto& t = st.outbox[st.outbox_n];
+    if (!node.poll_transmit(t))
+      break;
+    if (t.socket < st.sockets.size()) // the core never picks another
+      ++st.outbox_n;
   }
-  if (!st.outbox.empty() && !st.flush_scheduled) {
-    st.flush_scheduled = true;
-    self->send(self, flush_atom::value);
+  if (st.outbox_n > 0 && !st.flush_scheduled) {
+    if (flush_now || self->mailbox().empty()) {
+      flush_outbox(self);
+    } else {
+      st.flush_scheduled = true;
+      self->send(self, flush_atom::value);
+    }
   }
   while (auto ev = node.poll_event())
     dispatch(self, *ev);
@@ -255,7 +292,7 @@ void serve_round(node_ptr self, size_t budget) {
     }
     on_datagram(self, static_cast<uint8_t>(key / udx_handler_backlog::slots), d.from, d.data);
   }
-  pump(self);
+  pump(self, true);
 }
 
 /// After a batch, or a round, with datagrams still queued: the next round
@@ -272,6 +309,7 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
   auto& st = self->state;
   st.sockets = opts.sockets;
   st.bound.resize(st.sockets.size());
+  st.senders.resize(st.sockets.size());
   st.node = std::make_unique<rpc::node>(opts.config, now_of(self));
   for (size_t i = 0; i < st.sockets.size(); ++i) {
     auto& sock = st.sockets[i];
@@ -287,6 +325,10 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
                                      st.backlogs.back(), static_cast<uint8_t>(i));
     self->request(sock, caf::infinite, udx_address_atom::value)
       .then([self, i](const udx_endpoint& e) { self->state.bound[i] = e; });
+    // Replies go straight into the socket's send queue where it has one
+    // (until it answers, and on the virtual socket: messages).
+    self->request(sock, caf::infinite, udx_sender_atom::value)
+      .then([self, i](udx_sender_ptr& p) { self->state.senders[i] = std::move(p); });
     // A socket that goes away takes the node with it (a link would too,
     // but the socket is not ours to kill when the node exits).
     self->monitor(sock);

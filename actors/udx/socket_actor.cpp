@@ -56,17 +56,23 @@ struct socket_core {
   std::thread reader;
 
   ~socket_core() {
-    if (reader.joinable()) {
-      stopping = true;
-      wake();
-      reader.join();
-    }
+    stop_reader();
     if (fd >= 0)
       ::close(fd);
     if (wake_fd >= 0)
       ::close(wake_fd);
   }
 
+  /// Ends the I/O thread (when the actor terminates; a udx_sender may keep
+  /// the core, and so the fd, a little longer, but sends nothing more).
+  /// Never on the I/O thread itself.
+  void stop_reader() {
+    stopping = true;
+    if (reader.joinable()) {
+      wake();
+      reader.join();
+    }
+  }
   void wake() {
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
@@ -212,6 +218,38 @@ void socket_core::dispatch(udx_datagrams& batch) {
     caf::anon_send(h, udx_recv_atom::value, tag, std::move(admitted));
 }
 
+/// The direct send path (messages/udx.hpp, udx_sender): the same queue
+/// and lock as the actor's udx_send, called from the handler's thread.
+class direct_sender final : public udx_sender {
+public:
+  explicit direct_sender(std::shared_ptr<socket_core> core) : core_(std::move(core)) {}
+
+  void send(const udx_datagram_view* ds, size_t n) override {
+    if (n == 0 || core_->stopping.load(std::memory_order_relaxed))
+      return;
+    // Chunks of 64 with their addresses on the stack: no allocation
+    // unless the kernel refuses some (then they are copied into the queue).
+    constexpr size_t chunk = 64;
+    sockaddr_storage addrs[chunk];
+    udx_detail::send_queue::view views[chunk];
+    bool waiting = false;
+    for (size_t at = 0; at < n; at += chunk) {
+      size_t k = std::min(chunk, n - at);
+      for (size_t i = 0; i < k; ++i) {
+        auto& d = ds[at + i];
+        views[i] = {&addrs[i], udx_detail::to_sockaddr(d.to, addrs[i]), d.data, d.size};
+      }
+      std::lock_guard<std::mutex> guard{core_->send_mtx};
+      waiting = core_->sendq.send_views(views, k, core_->send_fn);
+    }
+    if (waiting)
+      core_->wake(); // the I/O thread flushes on POLLOUT
+  }
+
+private:
+  std::shared_ptr<socket_core> core_;
+};
+
 struct socket_state {
   std::shared_ptr<socket_core> core;
   static inline const char* name = "udx_socket";
@@ -222,7 +260,10 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
              std::shared_ptr<socket_core> core) {
   self->state.core = core;
   // The I/O thread stops (and the fd closes) when the actor terminates.
-  self->attach_functor([core]() mutable { core.reset(); });
+  self->attach_functor([core]() mutable {
+    core->stop_reader(); // now, even if a udx_sender still holds the core
+    core.reset();
+  });
   core->reader = std::thread([raw = core.get()] { raw->read_loop(); });
   return {
     [=](udx_send_atom, const udx_endpoint& to, std::vector<bytes>& datagrams) {
@@ -278,6 +319,7 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
       return info;
     },
     [=](udx_address_atom) { return core->local; },
+    [=](udx_sender_atom) -> udx_sender_ptr { return std::make_shared<direct_sender>(core); },
   };
 }
 

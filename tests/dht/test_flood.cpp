@@ -59,6 +59,7 @@ udx_socket_actor::behavior_type logging_socket(udx_socket_actor::pointer,
     },
     [=](udx_stats_atom) { return udx_socket_info{}; },
     [=](udx_address_atom) { return udx_endpoint::parse("10.9.0.1", 9000); },
+    [=](udx_sender_atom) { return udx_sender_ptr{}; },
   };
 }
 
