@@ -328,7 +328,8 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
     // Replies go straight into the socket's send queue where it has one
     // (until it answers, and on the virtual socket: messages).
     self->request(sock, caf::infinite, udx_sender_atom::value)
-      .then([self, i](udx_sender_ptr& p) { self->state.senders[i] = std::move(p); });
+      .then([self, i](udx_sender_ptr& p) { self->state.senders[i] = std::move(p); },
+            [](caf::error&) {}); // a socket without one: messages, as before
     // A socket that goes away takes the node with it (a link would too,
     // but the socket is not ours to kill when the node exits).
     self->monitor(sock);
