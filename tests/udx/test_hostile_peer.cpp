@@ -165,29 +165,50 @@ TEST_CASE("udx hostile peer: forged SACKs over the whole window cost O(ranges lo
   CHECK(a.buffered_bytes() == after);
 }
 
+namespace {
+
+/// The kernel behind a send_queue, scripted: it refuses the next
+/// `fail_next` datagrams with EHOSTUNREACH, then takes up to `room`
+/// datagrams (EAGAIN once there is none), recording what it took and where
+/// it read each one.
+struct scripted_kernel {
+  std::vector<bytes> wire;
+  std::vector<const uint8_t*> sent_from;
+  int room = 0;
+  int fail_next = 0;
+
+  ht::udx_detail::send_queue::send_fn fn() {
+    return [this](mmsghdr* m, unsigned n) -> int {
+      if (fail_next > 0) {
+        --fail_next;
+        errno = EHOSTUNREACH;
+        return -1;
+      }
+      if (room == 0) {
+        errno = EAGAIN;
+        return -1;
+      }
+      unsigned k = std::min<unsigned>(n, static_cast<unsigned>(room));
+      for (unsigned i = 0; i < k; ++i) {
+        auto* p = static_cast<uint8_t*>(m[i].msg_hdr.msg_iov[0].iov_base);
+        wire.emplace_back(p, p + m[i].msg_hdr.msg_iov[0].iov_len);
+        sent_from.push_back(p);
+      }
+      room -= static_cast<int>(k);
+      return static_cast<int>(k);
+    };
+  }
+};
+
+} // namespace
+
 TEST_CASE("udx send queue: EAGAIN queues in order up to the bound, drops past it, errors drop one", "[unit]") {
   using ht::udx_detail::send_queue;
-  std::vector<bytes> wire;   // what the "kernel" accepted, in order
-  int room = 0;              // datagrams the kernel takes before EAGAIN
-  int fail_next = 0;         // datagrams refused with EHOSTUNREACH
-  send_queue::send_fn fn = [&](mmsghdr* m, unsigned n) -> int {
-    if (fail_next > 0) {
-      --fail_next;
-      errno = EHOSTUNREACH;
-      return -1;
-    }
-    if (room == 0) {
-      errno = EAGAIN;
-      return -1;
-    }
-    unsigned k = std::min<unsigned>(n, static_cast<unsigned>(room));
-    for (unsigned i = 0; i < k; ++i) {
-      auto* p = static_cast<uint8_t*>(m[i].msg_hdr.msg_iov[0].iov_base);
-      wire.emplace_back(p, p + m[i].msg_hdr.msg_iov[0].iov_len);
-    }
-    room -= static_cast<int>(k);
-    return static_cast<int>(k);
-  };
+  scripted_kernel kernel;
+  auto& wire = kernel.wire;
+  auto& room = kernel.room;
+  auto& fail_next = kernel.fail_next;
+  auto fn = kernel.fn();
   auto datagrams = [](int first, int count) {
     std::vector<bytes> out;
     for (int i = first; i < first + count; ++i)
@@ -231,29 +252,12 @@ TEST_CASE("udx send queue: EAGAIN queues in order up to the bound, drops past it
 
 TEST_CASE("udx send queue: send_views sends from the caller's buffers, copies only what the kernel refuses, keeps the order", "[unit]") {
   using ht::udx_detail::send_queue;
-  std::vector<bytes> wire;
-  std::vector<const uint8_t*> sent_from; // where sendmmsg read each datagram
-  int room = 0;
-  int fail_next = 0;
-  send_queue::send_fn fn = [&](mmsghdr* m, unsigned n) -> int {
-    if (fail_next > 0) {
-      --fail_next;
-      errno = EHOSTUNREACH;
-      return -1;
-    }
-    if (room == 0) {
-      errno = EAGAIN;
-      return -1;
-    }
-    unsigned k = std::min<unsigned>(n, static_cast<unsigned>(room));
-    for (unsigned i = 0; i < k; ++i) {
-      auto* p = static_cast<uint8_t*>(m[i].msg_hdr.msg_iov[0].iov_base);
-      wire.emplace_back(p, p + m[i].msg_hdr.msg_iov[0].iov_len);
-      sent_from.push_back(p);
-    }
-    room -= static_cast<int>(k);
-    return static_cast<int>(k);
-  };
+  scripted_kernel kernel;
+  auto& wire = kernel.wire;
+  auto& sent_from = kernel.sent_from;
+  auto& room = kernel.room;
+  auto& fail_next = kernel.fail_next;
+  auto fn = kernel.fn();
   sockaddr_storage to{};
   std::vector<bytes> mine;
   for (int i = 0; i < 8; ++i)

@@ -86,6 +86,25 @@ struct loopback_socket {
   }
 };
 
+/// A plain UDP socket on 127.0.0.1 (any port) that receives what a socket
+/// under test sends, with a receive buffer of `rcvbuf` bytes if non-zero;
+/// returns its address.
+udx_endpoint loopback_receiver(int& fd, int rcvbuf = 0) {
+  fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  if (rcvbuf > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  return udx_endpoint::parse("127.0.0.1", ntohs(a.sin_port));
+}
+
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
   auto end = std::chrono::steady_clock::now() + limit;
@@ -277,18 +296,8 @@ TEST_CASE("udx sockets: a full kernel send buffer (EAGAIN) neither blocks the ac
   caf::scoped_actor self{sys};
 
   // The receiver: a plain socket with room for everything.
-  int rfd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(rfd >= 0);
-  int big = 8 << 20;
-  ::setsockopt(rfd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
-  ::setsockopt(rfd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  sockaddr_in ra{};
-  ra.sin_family = AF_INET;
-  ra.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(rfd, reinterpret_cast<sockaddr*>(&ra), sizeof ra) == 0);
-  socklen_t len = sizeof ra;
-  REQUIRE(::getsockname(rfd, reinterpret_cast<sockaddr*>(&ra), &len) == 0);
-  auto dest = udx_endpoint::parse("127.0.0.1", ntohs(ra.sin_port));
+  int rfd;
+  auto dest = loopback_receiver(rfd, 8 << 20);
 
   // A burst of 800 datagrams of 1000 bytes while the buffer is "full": the
   // first 600 wait in the queue, the rest are dropped and counted.
@@ -345,17 +354,8 @@ TEST_CASE("udx sockets: datagrams to several destinations leave in one sendmmsg"
   // replies to one receive batch from several peers.
   int fds[3];
   udx_endpoint dests[3];
-  for (int i = 0; i < 3; ++i) {
-    fds[i] = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fds[i] >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fds[i], reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fds[i], reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    dests[i] = udx_endpoint::parse("127.0.0.1", ntohs(a.sin_port));
-  }
+  for (int i = 0; i < 3; ++i)
+    dests[i] = loopback_receiver(fds[i]);
   udx_datagrams out;
   for (int k = 0; k < 30; ++k)
     out.push_back(udx_datagram{dests[k % 3], bytes(100, static_cast<uint8_t>(k))});
@@ -402,15 +402,8 @@ TEST_CASE("udx sockets: the direct send path (udx_sender) sends from the caller'
   self->request(*sock, caf::infinite, udx_sender_atom::value)
     .receive([&](udx_sender_ptr& p) { sender = std::move(p); }, [](caf::error&) {});
   REQUIRE(sender);
-  int rfd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(rfd >= 0);
-  sockaddr_in ra{};
-  ra.sin_family = AF_INET;
-  ra.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(rfd, reinterpret_cast<sockaddr*>(&ra), sizeof ra) == 0);
-  socklen_t len = sizeof ra;
-  REQUIRE(::getsockname(rfd, reinterpret_cast<sockaddr*>(&ra), &len) == 0);
-  auto dest = udx_endpoint::parse("127.0.0.1", ntohs(ra.sin_port));
+  int rfd;
+  auto dest = loopback_receiver(rfd);
   auto receive_in_order = [&](int from, int n) {
     for (int k = from; k < from + n; ++k) {
       uint8_t buf[200];
