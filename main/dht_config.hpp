@@ -21,6 +21,14 @@ struct dht_app_config : caf::actor_system_config {
     // CPU us per request with CAF's default of one worker per core on 4
     // cores). Overridable: --scheduler.max-threads=N.
     set("scheduler.max-threads", 2);
+    // No busy polling of an idle worker before it sleeps (CAF's default:
+    // 500 polls 50 us apart): the node answers from the worker a datagram
+    // wakes, so the polls are pure cost. bench/dht, alternating runs on
+    // the shared 2-core machine: median 4.5 vs 7.6 CPU us per request, as
+    // many answered per second (docs/dht.md, "Benchmark"); the server
+    // binary does the same (main/server_config.hpp). Overridable:
+    // --work-stealing.moderate-poll-attempts=N.
+    set("work-stealing.moderate-poll-attempts", size_t{0});
     opt_group{custom_options_, "global"}
       .add(host, "host",
            "public IPv4 address to bind and announce (required; the node id "

@@ -60,6 +60,7 @@ using dht_closest_atom = caf::atom_constant<caf::atom("dhtclosest")>;
 using dht_token_atom = caf::atom_constant<caf::atom("dhttoken")>;
 using dht_subscribe_atom = caf::atom_constant<caf::atom("dhtsub")>;
 using dht_event_atom = caf::atom_constant<caf::atom("dhtevent")>;
+using dht_serve_atom = caf::atom_constant<caf::atom("dhtserve")>;
 
 /// Why a request (or the node) failed. Delivered as caf::error with
 /// category dht_error_category; dht_error_of() maps it back.
@@ -158,9 +159,12 @@ using dht_node_actor = caf::typed_actor<
   // Fails pending requests and queries (closing), then exits.
   caf::reacts_to<close_atom>,
   // From socket n (the tag it was registered with): one receive batch
-  // (one recvmmsg's worth), processed in one go; the replies leave in one
-  // flush. This is the socket's datagram handler API.
+  // (one recvmmsg's worth), queued per source host and served round-robin
+  // (docs/dht.md, "Fair service"). This is the socket's datagram handler
+  // API.
   caf::reacts_to<udx_recv_atom, uint8_t, udx_datagrams>,
+  // Internal: one bounded round of the per-source queues.
+  caf::reacts_to<dht_serve_atom>,
   // The node's own timer (generation of the armed wake-up).
   caf::reacts_to<tick_atom, uint64_t>,
   // Internal: send what the core queued (after the mailbox's backlog).

@@ -36,6 +36,7 @@ using udx_end_atom = caf::atom_constant<caf::atom("udxend")>;
 using udx_destroy_atom = caf::atom_constant<caf::atom("udxdestroy")>;
 using udx_msg_atom = caf::atom_constant<caf::atom("udxmsg")>;
 using udx_stats_atom = caf::atom_constant<caf::atom("udxstats")>;
+using udx_sender_atom = caf::atom_constant<caf::atom("udxsender")>;
 
 /// An IPv4 or IPv6 address and port, in binary (no string parsing on the
 /// packet path).
@@ -164,6 +165,28 @@ void udx_handler_release(udx_handler_backlog& b, const udx_endpoint& from,
 using udx_datagram_handler_actor =
   caf::typed_actor<caf::reacts_to<udx_recv_atom, uint8_t, udx_datagrams>>;
 
+/// One datagram to send, in the caller's own buffer.
+struct udx_datagram_view {
+  udx_endpoint to;
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+/// A socket's send path for a handler that sends a lot (the DHT node): it
+/// writes straight into the socket's non-blocking send queue from the
+/// caller's thread (sendmmsg from the caller's buffers when nothing waits;
+/// what the kernel refuses with EAGAIN is copied into the socket's bounded
+/// queue and flushed by its I/O thread), with no message to the socket
+/// actor: one thread hand-off less per reply. Thread-safe; datagrams of
+/// one call leave in order. After the socket actor has exited, sends are
+/// dropped.
+class udx_sender {
+public:
+  virtual ~udx_sender() = default;
+  virtual void send(const udx_datagram_view* datagrams, size_t n) = 0;
+};
+using udx_sender_ptr = std::shared_ptr<udx_sender>;
+
 /// Counters of one socket (docs/udx.md, "Bounded memory").
 struct udx_socket_info {
   uint64_t handler_dropped = 0;   // datagrams for the handler dropped: over the cap or their source's share
@@ -202,7 +225,10 @@ using udx_socket_actor = caf::typed_actor<
                  udx_handler_backlog_ptr, uint8_t>,
   caf::replies_to<udx_stats_atom>::with<udx_socket_info>,
   // The bound local address (port resolved when 0 was asked for).
-  caf::replies_to<udx_address_atom>::with<udx_endpoint>>;
+  caf::replies_to<udx_address_atom>::with<udx_endpoint>,
+  // The socket's direct send path (udx_sender), or null where there is
+  // none (the virtual socket of the scenario tests): then send messages.
+  caf::replies_to<udx_sender_atom>::with<udx_sender_ptr>>;
 
 /// Counters of one stream, for tests, metrics and the benchmark.
 struct udx_stream_info {
@@ -267,3 +293,4 @@ using udx_stream_actor = caf::typed_actor<
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ht::udx_backlog_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ht::udx_handler_backlog_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ht::udx_sender_ptr)

@@ -1,6 +1,7 @@
 #include "actors/dht/node_actor.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -19,6 +20,29 @@ struct query_owner {
   dht_query_sink_actor sink;  // streamed form
   std::optional<caf::typed_response_promise<rpc::query_done_event>> rp;  // one-shot form
 };
+
+/// Fair service (issue 9 §5; docs/dht.md, "Fair service"). Admission
+/// (udx_handler_admit) bounds what each source host may have queued for
+/// the node, but the mailbox is FIFO: a peer's request admitted behind a
+/// flooder's full share (~2,500 FIND_NODEs at 1 MiB) would wait for all of
+/// them, past its timeout on a slow node. So the node does not serve the
+/// socket's batches in arrival order: it moves each datagram (no decoding,
+/// a move) into the queue of its source, keyed by the same slot as
+/// admission (the backlog's keyed hash of the host), and serves the
+/// sources round-robin, one datagram each per turn, in bounded rounds of
+/// `serve_budget` datagrams. A source with one request waiting is served in
+/// the first round whatever another source has queued.
+struct source_queue {
+  udx_datagrams items;
+  size_t head = 0;     // next to serve
+  bool in_ring = false;
+};
+
+/// Datagrams served per round: a round ends with the replies handed to
+/// the socket, and the next round is a message behind whatever else is in
+/// the mailbox (timers, commands, new batches), so nothing waits for a
+/// whole backlog.
+constexpr size_t serve_budget = 64;
 
 struct node_state {
   std::unique_ptr<rpc::node> node;
@@ -41,8 +65,20 @@ struct node_state {
   uint64_t unknown_commands = 0;
   uint64_t not_ipv4 = 0;
   bool closing = false;
-  std::vector<rpc::transmit> outbox;  // sent on the next flush
+  // The core's datagrams: [0, outbox_n) wait for the next flush; all keep
+  // their buffers for reuse.
+  std::vector<rpc::transmit> outbox;
+  size_t outbox_n = 0;
   bool flush_scheduled = false;
+  std::vector<udx_sender_ptr> senders;     // per socket; null: send messages
+  std::vector<udx_datagram_view> views;    // reused by flush_outbox
+  // Fair service: one queue per (socket, admission slot), index
+  // socket * udx_handler_backlog::slots + slot; the ring holds the indices
+  // of the non-empty ones in service order (each at most once). Memory:
+  // what is queued was admitted, so it is within the socket's cap.
+  std::vector<source_queue> sources;
+  std::deque<uint32_t> ring;
+  bool serve_scheduled = false;
   static inline const char* name = "dht_node";
 };
 
@@ -122,42 +158,74 @@ void dispatch(node_ptr self, rpc::event& ev) {
   }
 }
 
-/// Hands everything the core queued to the socket(s): one udx_send per
-/// socket whatever the destinations (the socket sends them with as few
-/// sendmmsg calls as the kernel takes), in the order the core queued them.
+/// Hands everything the core queued to the socket(s), in the order the
+/// core queued it. A socket with a direct send path (udx_sender: the real
+/// socket) gets the datagrams straight from the outbox's buffers on this
+/// thread (one sendmmsg per 64, no message to the socket actor, no copy);
+/// one without (the virtual socket of the scenario tests) gets one
+/// udx_send per flush whatever the destinations.
 void flush_outbox(node_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.outbox.empty())
+  if (st.outbox_n == 0)
     return;
-  std::vector<udx_datagrams> per_socket(st.sockets.size());
-  for (auto& t : st.outbox) {
-    uint8_t family = t.socket < st.bound.size() ? st.bound[t.socket].family : 4;
-    per_socket[t.socket].push_back(udx_datagram{dht::to_endpoint(t.to, family), std::move(t.data)});
+  for (size_t s = 0; s < st.sockets.size(); ++s) {
+    uint8_t family = st.bound[s].family;
+    if (auto& sender = st.senders[s]) {
+      st.views.clear();
+      for (size_t i = 0; i < st.outbox_n; ++i) {
+        auto& t = st.outbox[i];
+        if (t.socket == s)
+          st.views.push_back(udx_datagram_view{dht::to_endpoint(t.to, family), t.data.data(),
+                                               t.data.size()});
+      }
+      if (!st.views.empty())
+        sender->send(st.views.data(), st.views.size());
+    } else {
+      udx_datagrams out;
+      for (size_t i = 0; i < st.outbox_n; ++i) {
+        auto& t = st.outbox[i];
+        if (t.socket == s)
+          out.push_back(udx_datagram{dht::to_endpoint(t.to, family), std::move(t.data)});
+      }
+      if (!out.empty())
+        self->send(st.sockets[s], udx_send_atom::value, std::move(out));
+    }
   }
-  st.outbox.clear();
-  for (size_t i = 0; i < per_socket.size(); ++i)
-    if (!per_socket[i].empty())
-      self->send(st.sockets[i], udx_send_atom::value, std::move(per_socket[i]));
+  st.outbox_n = 0;
+  // The transmits keep their buffers for the next replies
+  // (rpc::node::poll_transmit(transmit&) recycles them); what a burst made
+  // grow beyond a round's worth is given back.
+  if (st.outbox.size() > 4 * serve_budget)
+    st.outbox.resize(4 * serve_budget);
 }
 
 /// Collects what the core wants sent, hands its events out and re-arms the
-/// timer. Runs after every input. Datagrams are not sent at once: a flush
-/// message to ourselves goes behind what is already in the mailbox, so a
-/// burst of requests is answered with one socket message (one sendmmsg
-/// for up to 64 replies, whatever their destinations) instead of one per
-/// reply.
-void pump(node_ptr self) {
+/// timer. Runs after every input. Datagrams leave at once when nothing
+/// else waits in the mailbox, or when `flush_now` (the end of a serve
+/// round: up to 64 replies in one go); otherwise a flush message to
+/// ourselves goes behind what is already in the mailbox, so a burst of
+/// commands is answered with one sendmmsg for up to 64 datagrams, whatever
+/// their destinations, instead of one per datagram.
+void pump(node_ptr self, bool flush_now = false) {
   auto& st = self->state;
   auto& node = *st.node;
-  while (auto t = node.poll_transmit()) {
-    if (t->socket >= st.sockets.size())
-      continue; // the core never picks a socket we did not give it
-    st.outbox.push_back(std::move(*t));
+  for (;;) {
+    if (st.outbox_n == st.outbox.size())
+      st.outbox.emplace_back();
+    auto& t = st.outbox[st.outbox_n];
+    if (!node.poll_transmit(t))
+      break;
+    if (t.socket < st.sockets.size()) // the core never picks another
+      ++st.outbox_n;
   }
-  if (!st.outbox.empty() && !st.flush_scheduled) {
-    st.flush_scheduled = true;
-    self->send(self, flush_atom::value);
+  if (st.outbox_n > 0 && !st.flush_scheduled) {
+    if (flush_now || self->mailbox().empty()) {
+      flush_outbox(self);
+    } else {
+      st.flush_scheduled = true;
+      self->send(self, flush_atom::value);
+    }
   }
   while (auto ev = node.poll_event())
     dispatch(self, *ev);
@@ -185,10 +253,63 @@ void on_datagram(node_ptr self, uint8_t socket, const udx_endpoint& from,
     dht_detail::datagram_processed(*st.backlogs[socket], from, data.size());
 }
 
+/// Moves one receive batch into the per-source queues.
+void enqueue(node_ptr self, uint8_t socket, udx_datagrams& batch) {
+  auto& st = self->state;
+  for (auto& d : batch) {
+    auto key = static_cast<uint32_t>(socket * udx_handler_backlog::slots +
+                                     st.backlogs[socket]->slot_of(d.from));
+    auto& q = st.sources[key];
+    q.items.push_back(std::move(d));
+    if (!q.in_ring) {
+      q.in_ring = true;
+      st.ring.push_back(key);
+    }
+  }
+}
+
+/// Serves at most `budget` queued datagrams round-robin over the sources:
+/// the front source gives one datagram and, if it has more, goes to the
+/// back of the ring.
+void serve_round(node_ptr self, size_t budget) {
+  auto& st = self->state;
+  for (; budget > 0 && !st.ring.empty(); --budget) {
+    auto key = st.ring.front();
+    st.ring.pop_front();
+    auto& q = st.sources[key];
+    auto d = std::move(q.items[q.head++]);
+    if (q.head == q.items.size()) {
+      q.head = 0;
+      q.in_ring = false;
+      // Keep a small buffer for the next datagrams; give back what a
+      // flood made grow.
+      if (q.items.capacity() > serve_budget)
+        udx_datagrams{}.swap(q.items);
+      else
+        q.items.clear();
+    } else {
+      st.ring.push_back(key);
+    }
+    on_datagram(self, static_cast<uint8_t>(key / udx_handler_backlog::slots), d.from, d.data);
+  }
+  pump(self, true);
+}
+
+/// After a batch, or a round, with datagrams still queued: the next round
+/// is a message to ourselves, behind what the mailbox holds already.
+void schedule_serve(node_ptr self) {
+  auto& st = self->state;
+  if (!st.ring.empty() && !st.serve_scheduled && !st.closing) {
+    st.serve_scheduled = true;
+    self->send(self, dht_serve_atom::value);
+  }
+}
+
 dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
   auto& st = self->state;
   st.sockets = opts.sockets;
   st.bound.resize(st.sockets.size());
+  st.senders.resize(st.sockets.size());
   st.node = std::make_unique<rpc::node>(opts.config, now_of(self));
   for (size_t i = 0; i < st.sockets.size(); ++i) {
     auto& sock = st.sockets[i];
@@ -196,6 +317,7 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
     // per-source slot of the backlog.
     uint64_t seed = opts.config.seed ? opts.config.seed + i + 1 : 0;
     st.backlogs.push_back(std::make_shared<udx_handler_backlog>(seed));
+    st.sources.resize(st.sources.size() + udx_handler_backlog::slots);
     // Socket i tags its batches with i: the node tells its sockets apart
     // without a forwarding actor in between.
     dht_detail::set_datagram_handler(self, sock,
@@ -203,6 +325,11 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
                                      st.backlogs.back(), static_cast<uint8_t>(i));
     self->request(sock, caf::infinite, udx_address_atom::value)
       .then([self, i](const udx_endpoint& e) { self->state.bound[i] = e; });
+    // Replies go straight into the socket's send queue where it has one
+    // (until it answers, and on the virtual socket: messages).
+    self->request(sock, caf::infinite, udx_sender_atom::value)
+      .then([self, i](udx_sender_ptr& p) { self->state.senders[i] = std::move(p); },
+            [](caf::error&) {}); // a socket without one: messages, as before
     // A socket that goes away takes the node with it (a link would too,
     // but the socket is not ours to kill when the node exits).
     self->monitor(sock);
@@ -333,14 +460,35 @@ dht_node_actor::behavior_type node_actor(node_ptr self, dht_node_options opts) {
       for (auto& [h, rp] : st.requests)
         rp.deliver(make_error(dht_error::closing));
       st.requests.clear();
+      // What is still queued will not be served: give it back to the
+      // socket's backlog.
+      for (auto key : st.ring) {
+        auto& q = st.sources[key];
+        auto socket = key / udx_handler_backlog::slots;
+        for (size_t i = q.head; i < q.items.size(); ++i)
+          dht_detail::datagram_processed(*st.backlogs[socket], q.items[i].from,
+                                         q.items[i].data.size());
+      }
+      st.ring.clear();
       self->quit();
     },
-    [=](udx_recv_atom, uint8_t socket, const udx_datagrams& batch) {
-      // One receive batch of one socket: processed in one go, its replies
-      // leave in one flush.
-      for (auto& d : batch)
-        on_datagram(self, socket, d.from, d.data);
-      pump(self);
+    [=](udx_recv_atom, uint8_t socket, udx_datagrams& batch) {
+      auto& st = self->state;
+      if (socket >= st.backlogs.size() || st.closing)
+        return;
+      enqueue(self, socket, batch);
+      // Nothing else waiting in the mailbox (the usual case below
+      // saturation): serve a round now, no extra message. Otherwise the
+      // round goes behind the batches already there, so that every
+      // source's datagrams are in the queues before the round picks.
+      if (!st.serve_scheduled && self->mailbox().empty())
+        serve_round(self, serve_budget);
+      schedule_serve(self);
+    },
+    [=](dht_serve_atom) {
+      self->state.serve_scheduled = false;
+      serve_round(self, serve_budget);
+      schedule_serve(self);
     },
     [=](flush_atom) { flush_outbox(self); },
     [=](tick_atom, uint64_t generation) {

@@ -16,6 +16,51 @@ bool send_queue::send(const sockaddr_storage& to, socklen_t len,
   return flush(fn);
 }
 
+bool send_queue::send_views(const view* v, size_t n, const send_fn& fn) {
+  auto queue_rest = [&](size_t from) {
+    for (size_t i = from; i < n; ++i)
+      push(*v[i].to, v[i].len, bytes(v[i].data, v[i].data + v[i].size));
+  };
+  if (!queue_.empty()) {
+    // Order: behind what already waits.
+    queue_rest(0);
+    return flush(fn);
+  }
+  mmsghdr msgs[batch_size];
+  iovec iovs[batch_size];
+  size_t done = 0;
+  while (done < n) {
+    unsigned k = 0;
+    for (; k < batch_size && done + k < n; ++k) {
+      auto& d = v[done + k];
+      iovs[k] = {const_cast<uint8_t*>(d.data), d.size};
+      std::memset(&msgs[k], 0, sizeof msgs[k]);
+      msgs[k].msg_hdr.msg_iov = &iovs[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+      msgs[k].msg_hdr.msg_name = const_cast<sockaddr_storage*>(d.to);
+      msgs[k].msg_hdr.msg_namelen = d.len;
+    }
+    int sent = fn(msgs, k);
+    if (sent < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        ++would_block;
+        queue_rest(done);
+        return !queue_.empty();
+      }
+      sent = 1; // this datagram is lost (see flush)
+      ++errors;
+    } else if (sent == 0) {
+      ++would_block;
+      queue_rest(done);
+      return !queue_.empty();
+    }
+    done += static_cast<size_t>(sent);
+  }
+  return false;
+}
+
 void send_queue::push(const sockaddr_storage& to, socklen_t len, bytes&& datagram) {
   if (bytes_ + datagram.size() > cap_) {
     ++dropped;

@@ -33,6 +33,19 @@ public:
   /// left waiting (the caller arranges a flush on POLLOUT).
   bool send(const sockaddr_storage& to, socklen_t len, std::vector<bytes>&& datagrams,
             const send_fn& fn);
+  /// One datagram in the caller's own buffer.
+  struct view {
+    const sockaddr_storage* to;
+    socklen_t len;
+    const uint8_t* data;
+    size_t size;
+  };
+  /// Sends datagrams (each to its own destination, in order) from the
+  /// caller's buffers: when nothing waits ahead of them, sendmmsg reads
+  /// them where they are, no copy; what the kernel refuses (EAGAIN) is
+  /// copied into the queue, behind which later sends wait. Returns true if
+  /// datagrams are left waiting.
+  bool send_views(const view* datagrams, size_t n, const send_fn& fn);
   /// Queues one datagram without sending (then flush: several destinations
   /// leave in one sendmmsg).
   void push(const sockaddr_storage& to, socklen_t len, bytes&& datagram);

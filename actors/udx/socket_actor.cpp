@@ -56,24 +56,30 @@ struct socket_core {
   std::thread reader;
 
   ~socket_core() {
-    if (reader.joinable()) {
-      stopping = true;
-      wake();
-      reader.join();
-    }
+    stop_reader();
     if (fd >= 0)
       ::close(fd);
     if (wake_fd >= 0)
       ::close(wake_fd);
   }
 
+  /// Ends the I/O thread (when the actor terminates; a udx_sender may keep
+  /// the core, and so the fd, a little longer, but sends nothing more).
+  /// Never on the I/O thread itself.
+  void stop_reader() {
+    stopping = true;
+    if (reader.joinable()) {
+      wake();
+      reader.join();
+    }
+  }
   void wake() {
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
   }
   void read_loop();
   void receive();
-  void dispatch(udx_datagrams& batch);
+  void dispatch(const mmsghdr* msgs, const sockaddr_storage* addrs, unsigned n);
 };
 
 void socket_core::read_loop() {
@@ -125,54 +131,60 @@ void socket_core::receive() {
     int n = ::recvmmsg(fd, msgs, batch_size, MSG_DONTWAIT, nullptr);
     if (n <= 0)
       break;
-    udx_datagrams batch;
-    batch.reserve(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-        continue; // oversized: neither UDX nor a valid DHT message
-      udx_datagram d;
-      if (!udx_detail::from_sockaddr(addrs[i], d.from))
-        continue;
-      const uint8_t* p = buffers.data() + static_cast<size_t>(i) * slot_size;
-      d.data.assign(p, p + msgs[i].msg_len);
-      batch.push_back(std::move(d));
-    }
-    dispatch(batch);
+    dispatch(msgs, addrs, static_cast<unsigned>(n));
     if (static_cast<unsigned>(n) < batch_size)
       break;
   }
 }
 
-void socket_core::dispatch(udx_datagrams& batch) {
+void socket_core::dispatch(const mmsghdr* msgs, const sockaddr_storage* addrs, unsigned n) {
   // Group per stream so each stream actor gets one message per batch.
   std::vector<std::pair<route, udx_datagrams>> per_stream;
-  std::vector<udx_datagram> others;
+  // One message for the handler per batch: a burst costs the handler one
+  // wake-up, not one per datagram.
+  udx_datagrams admitted;
   udx_datagram_handler_actor h;
-  udx_handler_backlog_ptr hb;
   uint8_t tag;
   {
     std::lock_guard<std::mutex> guard{mtx};
     h = handler;
-    hb = handler_backlog;
     tag = handler_tag;
-    for (auto& d : batch) {
-      const uint8_t* p = d.data.data();
-      auto it = udx::looks_like_udx(p, d.data.size())
-                  ? routes.find(udx::peek_stream_id(p))
-                  : routes.end();
-      if (it == routes.end()) {
-        // Not UDX, or UDX for a stream we do not know: like udx-native,
-        // it is an ordinary datagram for the socket's handler.
-        others.push_back(std::move(d));
+    auto* hb = handler_backlog.get();
+    for (unsigned i = 0; i < n; ++i) {
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+        continue; // oversized: neither UDX nor a valid DHT message
+      udx_endpoint from;
+      if (!udx_detail::from_sockaddr(addrs[i], from))
+        continue;
+      const uint8_t* p = rx_buffers.data() + static_cast<size_t>(i) * slot_size;
+      size_t len = msgs[i].msg_len;
+      auto it = udx::looks_like_udx(p, len) ? routes.find(udx::peek_stream_id(p)) : routes.end();
+      if (it != routes.end()) {
+        auto slot = std::find_if(per_stream.begin(), per_stream.end(),
+                                 [&](auto& e) { return e.first.sink == it->second.sink; });
+        if (slot == per_stream.end()) {
+          per_stream.emplace_back(it->second, udx_datagrams{});
+          slot = per_stream.end() - 1;
+        }
+        slot->second.push_back(udx_datagram{from, bytes(p, p + len)});
         continue;
       }
-      auto slot = std::find_if(per_stream.begin(), per_stream.end(),
-                               [&](auto& e) { return e.first.sink == it->second.sink; });
-      if (slot == per_stream.end()) {
-        per_stream.emplace_back(it->second, udx_datagrams{});
-        slot = per_stream.end() - 1;
+      // Not UDX, or UDX for a stream we do not know: like udx-native, an
+      // ordinary datagram for the socket's handler, if there is one.
+      if (!h)
+        continue;
+      // Empty datagrams are read by nothing above UDP and would cost the
+      // handler's backlog nothing: dropped. Over the cap or over its
+      // source's share (a peer flooding us, or the handler behind):
+      // dropped too, so the handler's mailbox cannot grow without bound and
+      // one source cannot take the room of others. Admission comes before
+      // the copy, so a flood's excess costs no allocation. DHT RPC
+      // retries; a drop is a lost datagram.
+      if (len == 0 || (hb && !udx_handler_admit(*hb, handler_cap, from, len))) {
+        ++handler_dropped;
+        continue;
       }
-      slot->second.push_back(std::move(d));
+      admitted.push_back(udx_datagram{from, bytes(p, p + len)});
     }
   }
   for (auto& [r, datagrams] : per_stream) {
@@ -189,28 +201,41 @@ void socket_core::dispatch(udx_datagrams& batch) {
     }
     caf::anon_send(r.sink, udx_recv_atom::value, std::move(datagrams));
   }
-  if (!h || others.empty())
-    return;
-  // One message for the handler per batch: a burst costs the handler one
-  // wake-up, not one per datagram.
-  udx_datagrams admitted;
-  admitted.reserve(others.size());
-  for (auto& d : others) {
-    // Empty datagrams are read by nothing above UDP and would cost the
-    // handler's backlog nothing: dropped. Over the cap or over its
-    // source's share (a peer flooding us, or the handler behind): dropped
-    // too, so the handler's mailbox cannot grow without bound and one
-    // source cannot take the room of others. DHT RPC retries; a drop is a
-    // lost datagram.
-    if (d.data.empty() || (hb && !udx_handler_admit(*hb, handler_cap, d.from, d.data.size()))) {
-      ++handler_dropped;
-      continue;
-    }
-    admitted.push_back(std::move(d));
-  }
   if (!admitted.empty())
     caf::anon_send(h, udx_recv_atom::value, tag, std::move(admitted));
 }
+
+/// The direct send path (messages/udx.hpp, udx_sender): the same queue
+/// and lock as the actor's udx_send, called from the handler's thread.
+class direct_sender final : public udx_sender {
+public:
+  explicit direct_sender(std::shared_ptr<socket_core> core) : core_(std::move(core)) {}
+
+  void send(const udx_datagram_view* ds, size_t n) override {
+    if (n == 0 || core_->stopping.load(std::memory_order_relaxed))
+      return;
+    // Chunks of 64 with their addresses on the stack: no allocation
+    // unless the kernel refuses some (then they are copied into the queue).
+    constexpr size_t chunk = 64;
+    sockaddr_storage addrs[chunk];
+    udx_detail::send_queue::view views[chunk];
+    bool waiting = false;
+    for (size_t at = 0; at < n; at += chunk) {
+      size_t k = std::min(chunk, n - at);
+      for (size_t i = 0; i < k; ++i) {
+        auto& d = ds[at + i];
+        views[i] = {&addrs[i], udx_detail::to_sockaddr(d.to, addrs[i]), d.data, d.size};
+      }
+      std::lock_guard<std::mutex> guard{core_->send_mtx};
+      waiting = core_->sendq.send_views(views, k, core_->send_fn);
+    }
+    if (waiting)
+      core_->wake(); // the I/O thread flushes on POLLOUT
+  }
+
+private:
+  std::shared_ptr<socket_core> core_;
+};
 
 struct socket_state {
   std::shared_ptr<socket_core> core;
@@ -222,7 +247,10 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
              std::shared_ptr<socket_core> core) {
   self->state.core = core;
   // The I/O thread stops (and the fd closes) when the actor terminates.
-  self->attach_functor([core]() mutable { core.reset(); });
+  self->attach_functor([core]() mutable {
+    core->stop_reader(); // now, even if a udx_sender still holds the core
+    core.reset();
+  });
   core->reader = std::thread([raw = core.get()] { raw->read_loop(); });
   return {
     [=](udx_send_atom, const udx_endpoint& to, std::vector<bytes>& datagrams) {
@@ -278,6 +306,7 @@ socket_actor(udx_socket_actor::stateful_pointer<socket_state> self,
       return info;
     },
     [=](udx_address_atom) { return core->local; },
+    [=](udx_sender_atom) -> udx_sender_ptr { return std::make_shared<direct_sender>(core); },
   };
 }
 

@@ -33,7 +33,87 @@ bytes internal_request(uint16_t tid, const rpc::ipv4_address& to, rpc::internal_
   return rpc::encode(r);
 }
 
+/// What a node hands its socket, in order: the destination of every
+/// datagram (a socket double that sends nothing anywhere). It keeps the
+/// backlog the node registers, so the test can admit datagrams into it as
+/// the real socket does.
+struct send_log {
+  std::vector<udx_endpoint> to;
+  udx_handler_backlog_ptr backlog;
+};
+
+udx_socket_actor::behavior_type logging_socket(udx_socket_actor::pointer,
+                                               std::shared_ptr<send_log> log) {
+  return {
+    [=](udx_send_atom, const udx_endpoint& to, std::vector<bytes>& ds) {
+      log->to.insert(log->to.end(), ds.size(), to);
+    },
+    [=](udx_send_atom, udx_datagrams& ds) {
+      for (auto& d : ds)
+        log->to.push_back(d.from);
+    },
+    [=](udx_register_atom, uint32_t, udx_packet_sink_actor, udx_backlog_ptr) { return false; },
+    [=](udx_unregister_atom, uint32_t) {},
+    [=](udx_handler_atom, udx_datagram_handler_actor, udx_handler_backlog_ptr b, uint8_t) {
+      log->backlog = std::move(b);
+    },
+    [=](udx_stats_atom) { return udx_socket_info{}; },
+    [=](udx_address_atom) { return udx_endpoint::parse("10.9.0.1", 9000); },
+    [=](udx_sender_atom) { return udx_sender_ptr{}; },
+  };
+}
+
 } // namespace
+
+TEST_CASE_METHOD(ht::test::caf_fixture, "dht node: a source's request queued behind another source's flood is served in the first round", "[scenario]") {
+  auto log = std::make_shared<send_log>();
+  auto sock = sys.spawn(logging_socket, log);
+  auto me = rpc::ipv4_address::parse("10.9.0.1", 9000);
+  dht_node_options o;
+  o.config.mode = rpc::node_mode::persistent;
+  o.config.public_address = me;
+  o.config.seed = 5;
+  o.sockets.push_back(sock);
+  o.bootstrap = false;
+  auto node = spawn_dht_node(sys, std::move(o));
+  run();
+  REQUIRE(log->backlog);
+  log->to.clear();
+  // 40 receive batches of 64 PINGs from the flooder reach the node's
+  // mailbox before one batch holding the peer's single PING, each admitted
+  // into the backlog as the socket admits it (all within the flooder's
+  // share: admission alone does not reorder anything).
+  auto flooder = udx_endpoint::parse("10.66.0.1", 6666);
+  auto peer = udx_endpoint::parse("10.77.0.1", 7777);
+  constexpr int64_t cap = 1 << 20;
+  uint16_t tid = 0;
+  size_t flood = 0;
+  for (int b = 0; b < 40; ++b) {
+    udx_datagrams batch;
+    for (int i = 0; i < 64; ++i) {
+      auto d = internal_request(tid++, me, rpc::internal_command::ping);
+      REQUIRE(udx_handler_admit(*log->backlog, cap, flooder, d.size()));
+      batch.push_back(udx_datagram{flooder, std::move(d)});
+    }
+    flood += batch.size();
+    caf::anon_send(node, udx_recv_atom::value, uint8_t{0}, std::move(batch));
+  }
+  auto ping = internal_request(9, me, rpc::internal_command::ping);
+  REQUIRE(udx_handler_admit(*log->backlog, cap, peer, ping.size()));
+  caf::anon_send(node, udx_recv_atom::value, uint8_t{0},
+                 udx_datagrams{udx_datagram{peer, std::move(ping)}});
+  run();
+  // Everything is answered, every byte given back to the backlog...
+  REQUIRE(log->to.size() == flood + 1);
+  CHECK(log->backlog->bytes == 0);
+  // ... and the peer's reply is among the first round's (without fair
+  // service it is the last of 2,561: FIFO behind the whole flood).
+  auto at = std::find(log->to.begin(), log->to.end(), peer) - log->to.begin();
+  INFO("the peer's reply is datagram " << at << " of " << log->to.size());
+  CHECK(at < 64);
+  caf::anon_send_exit(node, caf::exit_reason::kill);
+  caf::anon_send_exit(sock, caf::exit_reason::kill);
+}
 
 TEST_CASE_METHOD(sim_network, "dht node: a flood from one source is answered or dropped, state stays bounded, other peers are served", "[scenario]") {
   add_node({});

@@ -147,6 +147,9 @@ vsocket(virtual_socket_actor::stateful_pointer<vsocket_state> self,
     },
     [=](udx_stats_atom) { return self->state.info; },
     [=](udx_address_atom) { return self->state.local; },
+    // No direct send path: the handler sends messages, which keeps
+    // scenarios deterministic (everything goes through the mailboxes).
+    [=](udx_sender_atom) { return udx_sender_ptr{}; },
   };
 }
 

@@ -165,29 +165,50 @@ TEST_CASE("udx hostile peer: forged SACKs over the whole window cost O(ranges lo
   CHECK(a.buffered_bytes() == after);
 }
 
+namespace {
+
+/// The kernel behind a send_queue, scripted: it refuses the next
+/// `fail_next` datagrams with EHOSTUNREACH, then takes up to `room`
+/// datagrams (EAGAIN once there is none), recording what it took and where
+/// it read each one.
+struct scripted_kernel {
+  std::vector<bytes> wire;
+  std::vector<const uint8_t*> sent_from;
+  int room = 0;
+  int fail_next = 0;
+
+  ht::udx_detail::send_queue::send_fn fn() {
+    return [this](mmsghdr* m, unsigned n) -> int {
+      if (fail_next > 0) {
+        --fail_next;
+        errno = EHOSTUNREACH;
+        return -1;
+      }
+      if (room == 0) {
+        errno = EAGAIN;
+        return -1;
+      }
+      unsigned k = std::min<unsigned>(n, static_cast<unsigned>(room));
+      for (unsigned i = 0; i < k; ++i) {
+        auto* p = static_cast<uint8_t*>(m[i].msg_hdr.msg_iov[0].iov_base);
+        wire.emplace_back(p, p + m[i].msg_hdr.msg_iov[0].iov_len);
+        sent_from.push_back(p);
+      }
+      room -= static_cast<int>(k);
+      return static_cast<int>(k);
+    };
+  }
+};
+
+} // namespace
+
 TEST_CASE("udx send queue: EAGAIN queues in order up to the bound, drops past it, errors drop one", "[unit]") {
   using ht::udx_detail::send_queue;
-  std::vector<bytes> wire;   // what the "kernel" accepted, in order
-  int room = 0;              // datagrams the kernel takes before EAGAIN
-  int fail_next = 0;         // datagrams refused with EHOSTUNREACH
-  send_queue::send_fn fn = [&](mmsghdr* m, unsigned n) -> int {
-    if (fail_next > 0) {
-      --fail_next;
-      errno = EHOSTUNREACH;
-      return -1;
-    }
-    if (room == 0) {
-      errno = EAGAIN;
-      return -1;
-    }
-    unsigned k = std::min<unsigned>(n, static_cast<unsigned>(room));
-    for (unsigned i = 0; i < k; ++i) {
-      auto* p = static_cast<uint8_t*>(m[i].msg_hdr.msg_iov[0].iov_base);
-      wire.emplace_back(p, p + m[i].msg_hdr.msg_iov[0].iov_len);
-    }
-    room -= static_cast<int>(k);
-    return static_cast<int>(k);
-  };
+  scripted_kernel kernel;
+  auto& wire = kernel.wire;
+  auto& room = kernel.room;
+  auto& fail_next = kernel.fail_next;
+  auto fn = kernel.fn();
   auto datagrams = [](int first, int count) {
     std::vector<bytes> out;
     for (int i = first; i < first + count; ++i)
@@ -227,6 +248,61 @@ TEST_CASE("udx send queue: EAGAIN queues in order up to the bound, drops past it
   CHECK(q2.queued() == 200 - 64);
   CHECK_FALSE(q2.flush(fn));
   CHECK(q2.queued_bytes() == 0);
+}
+
+TEST_CASE("udx send queue: send_views sends from the caller's buffers, copies only what the kernel refuses, keeps the order", "[unit]") {
+  using ht::udx_detail::send_queue;
+  scripted_kernel kernel;
+  auto& wire = kernel.wire;
+  auto& sent_from = kernel.sent_from;
+  auto& room = kernel.room;
+  auto& fail_next = kernel.fail_next;
+  auto fn = kernel.fn();
+  sockaddr_storage to{};
+  std::vector<bytes> mine;
+  for (int i = 0; i < 8; ++i)
+    mine.push_back(bytes(100, static_cast<uint8_t>(i)));
+  auto views = [&](int first, int count) {
+    std::vector<send_queue::view> out;
+    for (int i = first; i < first + count; ++i)
+      out.push_back({&to, sizeof(sockaddr_in), mine[size_t(i)].data(), mine[size_t(i)].size()});
+    return out;
+  };
+  send_queue q(1 << 20);
+  // Nothing waits: sent where they are, no copy.
+  room = 100;
+  auto v = views(0, 2);
+  CHECK_FALSE(q.send_views(v.data(), v.size(), fn));
+  REQUIRE(wire.size() == 2);
+  CHECK(sent_from[0] == mine[0].data());
+  CHECK(sent_from[1] == mine[1].data());
+  // The kernel takes 1 of 3: the other 2 are copied into the queue, so the
+  // caller may overwrite its buffers at once.
+  room = 1;
+  v = views(2, 3);
+  CHECK(q.send_views(v.data(), v.size(), fn));
+  CHECK(q.queued() == 2);
+  CHECK(q.would_block == 1);
+  for (int i = 3; i < 5; ++i)
+    std::fill(mine[size_t(i)].begin(), mine[size_t(i)].end(), 0xee);
+  // While datagrams wait, new ones go behind them (copied too).
+  room = 0;
+  v = views(5, 2);
+  CHECK(q.send_views(v.data(), v.size(), fn));
+  CHECK(q.queued() == 4);
+  room = 1000;
+  CHECK_FALSE(q.flush(fn));
+  REQUIRE(wire.size() == 7);
+  const uint8_t expect[7] = {0, 1, 2, 3, 4, 5, 6};
+  for (size_t i = 0; i < wire.size(); ++i)
+    CHECK(wire[i][0] == expect[i]);
+  // A refused destination loses its datagram only.
+  fail_next = 1;
+  v = views(6, 2);
+  CHECK_FALSE(q.send_views(v.data(), v.size(), fn));
+  CHECK(q.errors == 1);
+  REQUIRE(wire.size() == 8);
+  CHECK(wire.back()[0] == 7);
 }
 
 TEST_CASE("udx hostile peer: a window full of packets after a hole costs O(log) per ack, not a walk", "[unit]") {

@@ -49,6 +49,62 @@ bytes data_packet(uint32_t stream_id, uint32_t seq, size_t size) {
   return pkt;
 }
 
+udx_endpoint local_address(caf::scoped_actor& self, const udx_socket_actor& s) {
+  udx_endpoint local;
+  self->request(s, caf::infinite, udx_address_atom::value)
+    .receive([&](const udx_endpoint& e) { local = e; }, [](caf::error&) {});
+  return local;
+}
+
+/// A real socket on 127.0.0.1 with these options, its bound address, and a
+/// plain UDP socket to send to it from (both tests below flood it).
+struct loopback_socket {
+  udx_socket_actor sock;
+  udx_endpoint local;
+  int fd = -1;
+  sockaddr_in to{};
+
+  loopback_socket(caf::actor_system& sys, caf::scoped_actor& self, udx_socket_options o) {
+    o.host = "127.0.0.1";
+    auto s = spawn_udx_socket(sys, o);
+    REQUIRE(s);
+    sock = *s;
+    local = local_address(self, sock);
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(local.port);
+  }
+  ~loopback_socket() {
+    ::close(fd);
+    caf::anon_send_exit(sock, caf::exit_reason::user_shutdown);
+  }
+  void send(const bytes& d) {
+    REQUIRE(::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                     sizeof to) == static_cast<ssize_t>(d.size()));
+  }
+};
+
+/// A plain UDP socket on 127.0.0.1 (any port) that receives what a socket
+/// under test sends, with a receive buffer of `rcvbuf` bytes if non-zero;
+/// returns its address.
+udx_endpoint loopback_receiver(int& fd, int rcvbuf = 0) {
+  fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  if (rcvbuf > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  return udx_endpoint::parse("127.0.0.1", ntohs(a.sin_port));
+}
+
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
   auto end = std::chrono::steady_clock::now() + limit;
@@ -65,17 +121,13 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
 TEST_CASE("udx sockets: a stream actor that falls behind cannot make the socket hold unbounded memory", "[interop]") {
   quiet_config cfg;
   caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
   constexpr int64_t cap = 64 * 1024;
   constexpr size_t size = 1200;
   udx_socket_options o;
-  o.host = "127.0.0.1";
   o.stream_backlog_cap = cap;
-  auto sock = spawn_udx_socket(sys, o);
-  REQUIRE(sock);
-  udx_endpoint local;
-  caf::scoped_actor self{sys};
-  self->request(*sock, caf::infinite, udx_address_atom::value)
-    .receive([&](const udx_endpoint& e) { local = e; }, [](caf::error&) {});
+  loopback_socket ls{sys, self, o};
+  auto sock = &ls.sock;
 
   auto stuck = std::make_shared<sink_counters>();
   auto stuck_backlog = std::make_shared<udx_backlog>();
@@ -88,18 +140,7 @@ TEST_CASE("udx sockets: a stream actor that falls behind cannot make the socket 
     self->request(*sock, caf::infinite, udx_register_atom::value, id, sink, backlog)
       .receive([](bool ok) { REQUIRE(ok); },
                [&](caf::error& e) { FAIL(sys.render(e)); });
-
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  to.sin_port = htons(local.port);
-  auto send = [&](uint32_t id, uint32_t seq) {
-    auto pkt = data_packet(id, seq, size);
-    REQUIRE(::sendto(fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&to),
-                     sizeof to) == static_cast<ssize_t>(size));
-  };
+  auto send = [&](uint32_t id, uint32_t seq) { ls.send(data_packet(id, seq, size)); };
 
   // 40 rounds of 100 packets for the stuck stream (4.8 MB, 73x the cap) and
   // 10 for the live one; each round waits for the live stream's packets so
@@ -129,9 +170,7 @@ TEST_CASE("udx sockets: a stream actor that falls behind cannot make the socket 
     send(42, seq++);
   CHECK(eventually([&] { return stuck->bytes == before + 10 * static_cast<int64_t>(size); }));
 
-  ::close(fd);
-  for (auto x : {caf::actor_cast<caf::actor>(*sock), caf::actor_cast<caf::actor>(stuck_sink),
-                 caf::actor_cast<caf::actor>(live_sink)})
+  for (auto x : {caf::actor_cast<caf::actor>(stuck_sink), caf::actor_cast<caf::actor>(live_sink)})
     caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
 }
 
@@ -160,13 +199,6 @@ udx_socket_info socket_stats(caf::scoped_actor& self, const udx_socket_actor& s)
   return info;
 }
 
-udx_endpoint local_address(caf::scoped_actor& self, const udx_socket_actor& s) {
-  udx_endpoint local;
-  self->request(s, caf::infinite, udx_address_atom::value)
-    .receive([&](const udx_endpoint& e) { local = e; }, [](caf::error&) {});
-  return local;
-}
-
 } // namespace
 
 TEST_CASE("udx sockets: a flood of non-stream datagrams cannot grow the handler's mailbox", "[interop]") {
@@ -174,13 +206,11 @@ TEST_CASE("udx sockets: a flood of non-stream datagrams cannot grow the handler'
   caf::actor_system sys{cfg};
   constexpr int64_t cap = 32 * 1024;
   constexpr size_t size = 1000;
-  udx_socket_options o;
-  o.host = "127.0.0.1";
-  o.handler_backlog_cap = cap;
-  auto sock = spawn_udx_socket(sys, o);
-  REQUIRE(sock);
   caf::scoped_actor self{sys};
-  auto local = local_address(self, *sock);
+  udx_socket_options o;
+  o.handler_backlog_cap = cap;
+  loopback_socket ls{sys, self, o};
+  auto sock = &ls.sock;
   auto got = std::make_shared<sink_counters>();
   auto backlog = std::make_shared<udx_handler_backlog>();
   auto handler = sys.spawn(counting_handler, got, backlog, true); // never catches up
@@ -188,20 +218,12 @@ TEST_CASE("udx sockets: a flood of non-stream datagrams cannot grow the handler'
              uint8_t{0});
   socket_stats(self, *sock); // the handler is set once this is answered
 
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  to.sin_port = htons(local.port);
   // 2000 DHT-looking datagrams (2 MB, 61x the cap) in rounds of 100 that
   // the kernel buffer holds easily; UDX-looking ones for an unknown id
   // take the same path.
   constexpr int flood = 2000;
   for (int i = 0; i < flood; ++i) {
-    bytes d = i % 2 ? bytes(size, 0x13) : data_packet(777, 0, size);
-    REQUIRE(::sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to)
-            == static_cast<ssize_t>(size));
+    ls.send(i % 2 ? bytes(size, 0x13) : data_packet(777, 0, size));
     if (i % 100 == 99)
       REQUIRE(eventually([&] {
         return got->datagrams + static_cast<int64_t>(socket_stats(self, *sock).handler_dropped)
@@ -210,7 +232,7 @@ TEST_CASE("udx sockets: a flood of non-stream datagrams cannot grow the handler'
   }
   // Empty datagrams would cost the backlog nothing: dropped and counted.
   for (int i = 0; i < 100; ++i)
-    REQUIRE(::sendto(fd, "", 0, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    ls.send(bytes{});
   REQUIRE(eventually([&] {
     return static_cast<int64_t>(socket_stats(self, *sock).handler_dropped) + got->datagrams
            == flood + 100;
@@ -233,7 +255,7 @@ TEST_CASE("udx sockets: a flood of non-stream datagrams cannot grow the handler'
   auto dropped_before = socket_stats(self, *sock).handler_dropped;
   constexpr int tiny = 2000;
   for (int i = 0; i < tiny; ++i) {
-    REQUIRE(::sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) == 1);
+    ls.send(bytes{'x'});
     if (i % 100 == 99)
       REQUIRE(eventually([&] {
         return got->datagrams - before +
@@ -243,8 +265,6 @@ TEST_CASE("udx sockets: a flood of non-stream datagrams cannot grow the handler'
   }
   CHECK(got->datagrams - before == udx_handler_share(cap, 0) / udx_handler_cost(1));
   CHECK(backlog->bytes <= cap);
-  ::close(fd);
-  caf::anon_send_exit(*sock, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
 }
 
@@ -276,18 +296,8 @@ TEST_CASE("udx sockets: a full kernel send buffer (EAGAIN) neither blocks the ac
   caf::scoped_actor self{sys};
 
   // The receiver: a plain socket with room for everything.
-  int rfd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  REQUIRE(rfd >= 0);
-  int big = 8 << 20;
-  ::setsockopt(rfd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
-  ::setsockopt(rfd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  sockaddr_in ra{};
-  ra.sin_family = AF_INET;
-  ra.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(rfd, reinterpret_cast<sockaddr*>(&ra), sizeof ra) == 0);
-  socklen_t len = sizeof ra;
-  REQUIRE(::getsockname(rfd, reinterpret_cast<sockaddr*>(&ra), &len) == 0);
-  auto dest = udx_endpoint::parse("127.0.0.1", ntohs(ra.sin_port));
+  int rfd;
+  auto dest = loopback_receiver(rfd, 8 << 20);
 
   // A burst of 800 datagrams of 1000 bytes while the buffer is "full": the
   // first 600 wait in the queue, the rest are dropped and counted.
@@ -344,17 +354,8 @@ TEST_CASE("udx sockets: datagrams to several destinations leave in one sendmmsg"
   // replies to one receive batch from several peers.
   int fds[3];
   udx_endpoint dests[3];
-  for (int i = 0; i < 3; ++i) {
-    fds[i] = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fds[i] >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fds[i], reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fds[i], reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    dests[i] = udx_endpoint::parse("127.0.0.1", ntohs(a.sin_port));
-  }
+  for (int i = 0; i < 3; ++i)
+    dests[i] = loopback_receiver(fds[i]);
   udx_datagrams out;
   for (int k = 0; k < 30; ++k)
     out.push_back(udx_datagram{dests[k % 3], bytes(100, static_cast<uint8_t>(k))});
@@ -375,4 +376,74 @@ TEST_CASE("udx sockets: datagrams to several destinations leave in one sendmmsg"
     ::close(fds[i]);
   }
   caf::anon_send_exit(*sock, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("udx sockets: the direct send path (udx_sender) sends from the caller's buffers in one sendmmsg, queues what the kernel refuses, in order", "[interop]") {
+  quiet_config cfg;
+  caf::actor_system sys{cfg};
+  std::atomic<bool> full{false};
+  std::atomic<int> calls{0};
+  std::atomic<unsigned> largest{0};
+  udx_socket_options o;
+  o.host = "127.0.0.1";
+  o.send_hook = [&](int fd, mmsghdr* m, unsigned n) -> int {
+    ++calls;
+    largest = std::max(largest.load(), n);
+    if (full) {
+      errno = EAGAIN;
+      return -1;
+    }
+    return ::sendmmsg(fd, m, n, MSG_DONTWAIT);
+  };
+  auto sock = spawn_udx_socket(sys, o);
+  REQUIRE(sock);
+  caf::scoped_actor self{sys};
+  udx_sender_ptr sender;
+  self->request(*sock, caf::infinite, udx_sender_atom::value)
+    .receive([&](udx_sender_ptr& p) { sender = std::move(p); }, [](caf::error&) {});
+  REQUIRE(sender);
+  int rfd;
+  auto dest = loopback_receiver(rfd);
+  auto receive_in_order = [&](int from, int n) {
+    for (int k = from; k < from + n; ++k) {
+      uint8_t buf[200];
+      pollfd p{rfd, POLLIN, 0};
+      REQUIRE(::poll(&p, 1, 5000) == 1);
+      CHECK(::recv(rfd, buf, sizeof buf, 0) == 100);
+      CHECK(buf[0] == static_cast<uint8_t>(k));
+    }
+  };
+  // The caller's buffers, sent from this (non-actor) thread.
+  std::vector<bytes> data;
+  for (int k = 0; k < 60; ++k)
+    data.push_back(bytes(100, static_cast<uint8_t>(k)));
+  std::vector<udx_datagram_view> views;
+  for (auto& d : data)
+    views.push_back(udx_datagram_view{dest, d.data(), d.size()});
+  sender->send(views.data(), 30);
+  CHECK(calls == 1);
+  CHECK(largest == 30);
+  CHECK(socket_stats(self, *sock).send_queued == 0);
+  receive_in_order(0, 30);
+  // A full kernel buffer: the rest is copied into the socket's queue (the
+  // caller may reuse its buffers at once) and flushed by the I/O thread
+  // when there is room, in order.
+  full = true;
+  sender->send(views.data() + 30, 30);
+  for (auto& d : data)
+    std::fill(d.begin(), d.end(), 0xee);
+  CHECK(socket_stats(self, *sock).send_queued == 30);
+  full = false;
+  receive_in_order(30, 30);
+  CHECK(eventually([&] { return socket_stats(self, *sock).send_queued == 0; }));
+  // Once the socket actor is gone (its cleanup, which may come just after
+  // the exit is reported), the sender sends nothing and does not crash.
+  self->send_exit(*sock, caf::exit_reason::user_shutdown);
+  self->wait_for(*sock);
+  CHECK(eventually([&] {
+    calls = 0;
+    sender->send(views.data(), 1);
+    return calls == 0;
+  }));
+  ::close(rfd);
 }
