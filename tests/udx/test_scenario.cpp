@@ -8,6 +8,7 @@
 #include "recorder.hpp"
 #include "sim_link.hpp"
 #include "support/caf_fixture.hpp"
+#include "virtual_pair.hpp"
 
 using namespace ht;
 using namespace ht::udx::test;
@@ -15,15 +16,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct pair_fixture : ht::test::caf_fixture {
-  std::shared_ptr<virtual_network> net = std::make_shared<virtual_network>(42);
-  udx_endpoint ea = udx_endpoint::parse("10.0.0.1", 1000);
-  udx_endpoint eb = udx_endpoint::parse("10.0.0.2", 2000);
-  udx_socket_actor sa = spawn_virtual_udx_socket(sys, net, ea);
-  udx_socket_actor sb = spawn_virtual_udx_socket(sys, net, eb);
-  record_ptr ra = std::make_shared<stream_record>();
-  record_ptr rb = std::make_shared<stream_record>();
-  udx_stream_actor a, b;
+struct pair_fixture : virtual_pair {
+  pair_fixture() : virtual_pair(42) {}
 
   void open(uint64_t high_water = 4u << 20) {
     udx_stream_options oa;

@@ -9,6 +9,7 @@
 #include "recorder.hpp"
 #include "sim_link.hpp"
 #include "support/caf_fixture.hpp"
+#include "virtual_pair.hpp"
 
 using namespace ht;
 using namespace ht::udx::test;
@@ -50,15 +51,8 @@ caf::behavior busy_stream_handler(caf::event_based_actor* self, record_ptr r,
 
 // Two stream actors over a virtual network: a (sender, recorded) and b
 // (receiver, with the handler and handler window the test gives it).
-struct window_fixture : ht::test::caf_fixture {
-  std::shared_ptr<virtual_network> net = std::make_shared<virtual_network>(5);
-  udx_endpoint ea = udx_endpoint::parse("10.0.0.1", 1000);
-  udx_endpoint eb = udx_endpoint::parse("10.0.0.2", 2000);
-  udx_socket_actor sa = spawn_virtual_udx_socket(sys, net, ea);
-  udx_socket_actor sb = spawn_virtual_udx_socket(sys, net, eb);
-  record_ptr ra = std::make_shared<stream_record>();
-  record_ptr rb = std::make_shared<stream_record>();
-  udx_stream_actor a, b;
+struct window_fixture : virtual_pair {
+  window_fixture() : virtual_pair(5) {}
   caf::actor b_handler;
 
   void open(uint32_t rwnd, uint64_t b_window, caf::actor handler) {
