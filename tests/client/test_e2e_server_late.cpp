@@ -1,0 +1,8 @@
+// Our client against our server: disconnects in the second half of a 1,000-trace
+// run (e2e_disconnects.hpp).
+#include "e2e_disconnects.hpp"
+
+TEST_CASE("with our server: disconnects in the second half of a 1,000-trace run, "
+          "the .log file has every trace exactly once", "[scenario]") {
+  ht::test::e2e::disconnects_between(497, 1000);
+}
