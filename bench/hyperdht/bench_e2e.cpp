@@ -58,7 +58,7 @@
 #include "actors/dht/host_port.hpp"
 #include "actors/hd_client/hd_socket_factory.hpp"
 #include "dht/noise/crypto.hpp"
-#include "hd_server/child_process.hpp"
+#include "support/binary_process.hpp"
 #include "messages/bytes.hpp"
 #include "support/node_process.hpp"
 #include "support/proc_stats.hpp"
@@ -222,7 +222,7 @@ double wait_on_disk(const std::string& path, int n, int& seen) {
 }
 
 /// Our server as a child process, in `dir`, announced on the private DHT.
-std::unique_ptr<ht::test::child_process> start_our_server(const std::string& bootstrap,
+std::unique_ptr<ht::test::binary_process> start_our_server(const std::string& bootstrap,
                                                          const std::string& dir,
                                                          std::string& key) {
   std::vector<std::string> args{"--bootstrap=" + bootstrap, "--host=127.0.0.1",
@@ -234,7 +234,7 @@ std::unique_ptr<ht::test::child_process> start_our_server(const std::string& boo
     for (std::string a; in >> a;)
       args.push_back(a);
   }
-  auto p = std::make_unique<ht::test::child_process>(HT_SERVER_BINARY, args, dir);
+  auto p = std::make_unique<ht::test::binary_process>(HT_SERVER_BINARY, args, dir);
   if (!p->wait_for("server started on ", 60) || !p->wait_for("\n", 5))
     throw std::runtime_error("our server did not announce itself: " + p->output);
   std::smatch m;
@@ -403,7 +403,7 @@ int main(int argc, char** argv) {
 
   // The private DHT: our bootstrap node alone.
   const uint16_t dht_port = free_port();
-  ht::test::child_process dht(HT_DHT_BINARY,
+  ht::test::binary_process dht(HT_DHT_BINARY,
                               {"--host=127.0.0.1", "--port=" + std::to_string(dht_port)}, root.path());
   if (!dht.wait_for("dht node listening on", 30)) {
     std::cerr << "hypertrace-logger-dht did not start: " << dht.output << "\n";
