@@ -224,8 +224,18 @@ void session_protocol::on_message(std::string_view message,
   }
   if (scan.username_kind != kind::none && scan.username_kind != kind::string)
     note_once("Ignored props.username: not a string", now_iso, out);
-  bool changed = false;
-  auto user_id = make_user_id(name, client_hex_, limits_.max_user_name_chars, &changed);
+  // A client sends the same name with every trace: build its userId (and
+  // the JSON string of it) only when the name differs from the last one.
+  if (!user_id_cached_ || name != cached_name_) {
+    bool altered = false;
+    auto user_id = make_user_id(name, client_hex_, limits_.max_user_name_chars, &altered);
+    cached_user_id_json_.clear();
+    append_json_string(cached_user_id_json_, user_id);
+    cached_name_.assign(name.data(), name.size());
+    cached_name_changed_ = altered;
+    user_id_cached_ = true;
+  }
+  bool changed = cached_name_changed_;
   if (changed && source)
     note_once(std::string("Sanitized ") + source
                 + ": removed non-ASCII or control characters or cut to "
@@ -260,11 +270,11 @@ void session_protocol::on_message(std::string_view message,
   // our two fields: it is valid, single-line JSON already. A message with
   // raw line breaks, a leading BOM, or its own "time"/"userId" is rebuilt.
   std::string line;
-  line.reserve(32 + now_iso.size() + user_id.size() + message.size());
+  line.reserve(32 + now_iso.size() + cached_user_id_json_.size() + message.size());
   line += "{\"time\":\"";
   line += now_iso;
   line += "\",\"userId\":";
-  append_json_string(line, user_id);
+  line += cached_user_id_json_;
   size_t start = 0;
   while (start < message.size() && is_json_space(message[start]))
     ++start;

@@ -77,6 +77,11 @@ private:
   session_limits limits_;
   std::optional<std::string> close_reason_;
   std::vector<std::string> noted_; // user-name notes already written
+  // The last name's userId as a JSON string (see on_message).
+  bool user_id_cached_ = false;
+  std::string cached_name_;
+  std::string cached_user_id_json_;
+  bool cached_name_changed_ = false;
   uint32_t bad_in_row_ = 0;
   uint64_t traces_written_ = 0;
   uint64_t replays_dropped_ = 0;

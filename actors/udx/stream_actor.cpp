@@ -40,6 +40,14 @@ struct stream_state {
   udx_backlog_ptr backlog = std::make_shared<udx_backlog>();
   std::vector<caf::typed_response_promise<uint64_t>> waiting_writes;
   std::optional<udx::time_point> timer_at;
+  // The socket's direct send path (udx_sender), once it is safe to use:
+  // packets then go to the kernel from this actor's thread, with no message
+  // to the socket actor (one thread hand-off less per ack). Null: send
+  // messages (before the switch, or a socket without one).
+  udx_sender_ptr sender;
+  uint64_t sends_by_message = 0; // udx_send messages sent to the socket so far
+  std::vector<bytes> out;        // transmit's batch (its capacity is reused)
+  std::vector<udx_datagram_view> views;
   static inline const char* name = "udx_stream";
 };
 
@@ -166,12 +174,46 @@ void transmit(stream_ptr self, udx::time_point now) {
   auto& st = self->state;
   if (!st.connected)
     return; // a passive stream has nowhere to send yet
-  std::vector<bytes> out;
+  auto& out = st.out;
   bytes pkt;
   while (st.core->poll_transmit(now, pkt))
     out.push_back(std::move(pkt));
-  if (!out.empty())
+  if (out.empty())
+    return;
+  if (!st.sender) {
+    ++st.sends_by_message;
     self->send(st.socket, udx_send_atom::value, st.remote, std::move(out));
+    out = std::vector<bytes>{};
+    return;
+  }
+  st.views.clear();
+  for (auto& d : out)
+    st.views.push_back(udx_datagram_view{st.remote, d.data(), d.size()});
+  st.sender->send(st.views.data(), st.views.size());
+  out.clear();
+}
+
+// Asks the socket for its direct send path. The switch must not reorder
+// our packets: messages between two actors stay in order, so the answer to
+// this request comes after the socket handled every udx_send we sent
+// before it (what the kernel refused then waits in the same queue the
+// direct path appends to). If we sent more in the meantime, ask again (a
+// few times: a stream that never pauses keeps sending messages, which
+// works too).
+void ask_sender(stream_ptr self, int tries = 8) {
+  auto sent_before = self->state.sends_by_message;
+  self->request(self->state.socket, caf::infinite, udx_sender_atom::value)
+    .then(
+      [self, sent_before, tries](udx_sender_ptr& p) {
+        auto& st = self->state;
+        if (!p)
+          return; // no direct path (a virtual socket): messages it is
+        if (st.sends_by_message == sent_before)
+          st.sender = std::move(p);
+        else if (tries > 1)
+          ask_sender(self, tries - 1);
+      },
+      [](caf::error&) {}); // the socket is gone: the down handler closes us
 }
 
 // After every input: send what the core wants sent, hand events to the
@@ -241,6 +283,7 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
       self->quit(); // lingering is for answering the peer: no socket, no point
     }
   });
+  ask_sender(self);
   self->request(socket, caf::infinite, udx_register_atom::value, st.id,
                 udx_packet_sink_actor{self}, st.backlog)
     .then([=](bool ok) {

@@ -107,6 +107,20 @@ TEST_CASE("userId falls back from username to alias to User-n", "[unit]") {
   CHECK(user_of(R"(null)") == "User-7___dfdd1faa");
 }
 
+TEST_CASE("userId follows the name from trace to trace within one session (the last one's userId is reused only for the same name)", "[unit]") {
+  session_protocol p(hex, 7, last_seen_trace::of("s", -1));
+  auto user_at = [&](int64_t n, const std::string& props) {
+    auto out = feed(p, trace("s", n, props));
+    return ordered_json::parse(out.back()).at("userId").get<std::string>();
+  };
+  CHECK(user_at(0, R"({"username":"ann"})") == "ann___dfdd1faa");
+  CHECK(user_at(1, R"({"username":"ann"})") == "ann___dfdd1faa");
+  CHECK(user_at(2, R"({"username":"bob \"q\""})") == R"(bob_"q"___dfdd1faa)");
+  CHECK(user_at(3, R"({})") == "User-7___dfdd1faa");
+  CHECK(user_at(4, R"({"alias":"ann"})") == "ann___dfdd1faa");
+  CHECK(user_at(5, R"({"username":"an"})") == "an___dfdd1faa");
+}
+
 TEST_CASE("odd usernames are sanitized with a note, once", "[unit]") {
   session_protocol p(hex, 1, last_seen_trace::of("s", -1));
   auto out = feed(p, trace("s", 0, R"({"username":"Jürgen M\u0000ller"})"));
