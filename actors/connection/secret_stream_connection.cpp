@@ -12,6 +12,7 @@
 
 #include "actors/connection/close_reason.hpp"
 #include "actors/transport/handler_events.hpp"
+#include "actors/udx/handler_credit.hpp"
 #include "actors/udx/stream_actor.hpp"
 #include "dht/secret_stream/secret_stream.hpp"
 
@@ -34,10 +35,7 @@ struct conn_state {
 
   handler_events events;                 // not yet delivered to the handler
   bool paused = false;                   // by the owner
-  // handler_window: message bytes sent to the handler and not known to be
-  // processed, and those sent since the last request among them
-  uint64_t unconfirmed = 0;
-  uint64_t since_probe = 0;
+  handler_credit credit;                 // options' handler_window
   bool udx_paused = false;               // we paused the UDX stream
   bool opened = false;                   // opened queued
   bool closed = false;                   // closed queued
@@ -75,31 +73,13 @@ void update_flow(conn_ptr self) {
 
 void deliver(conn_ptr self);
 
-// One message to the handler. Within handler_window: every quarter window
-// one goes as a request, whose reply (the handler processed it, so all
-// before it too: messages between two actors stay in order) gives back the
-// bytes sent up to it.
+// One message to the handler, counted against its window (empty messages
+// count too).
 void send_message(conn_ptr self, bytes&& data) {
   auto& st = self->state;
-  uint64_t n = data.size() + 1; // empty messages count too
-  st.unconfirmed += n;
-  st.since_probe += n;
-  if (st.opts.handler_window == 0 || st.since_probe < st.opts.handler_window / 4) {
-    self->send(st.handler, message_atom::value, st.id, std::move(data));
-    return;
-  }
-  uint64_t confirms = st.since_probe;
-  st.since_probe = 0;
-  auto done = [self, confirms] {
-    self->state.unconfirmed -= confirms;
-    deliver(self);
-  };
-  self->request(st.handler, caf::infinite, message_atom::value, st.id, std::move(data))
-    .then([done] { done(); }, [done](caf::error&) { done(); });
-}
-
-bool handler_full(const conn_state& st) {
-  return st.opts.handler_window > 0 && st.unconfirmed >= st.opts.handler_window;
+  auto n = data.size() + 1;
+  st.credit.send(self, st.handler, n, [self] { deliver(self); }, message_atom::value, st.id,
+                 std::move(data));
 }
 
 void release_writers(conn_ptr self) {
@@ -117,7 +97,7 @@ void deliver(conn_ptr self) {
   auto& st = self->state;
   // Messages go while the owner has not paused and the handler's window
   // has room; each through send_message (its window accounting).
-  auto may_send = [&st] { return !st.paused && !handler_full(st); };
+  auto may_send = [&st] { return !st.paused && !st.credit.full(); };
   auto send = [self](bytes&& data) { send_message(self, std::move(data)); };
   if (st.handler && st.events.deliver(self, st.handler, st.id, may_send, send)) {
     release_writers(self);
@@ -222,6 +202,7 @@ secret_stream_connection_actor::behavior_type
 connection_impl(conn_ptr self, secret_stream_connection_params p) {
   auto& st = self->state;
   st.opts = p.options;
+  st.credit.set_window(st.opts.handler_window);
   st.remote_key = p.handshake.keys.remote_public_key;
   st.last_write = self->clock().now();
 

@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/udx/handler_credit.hpp"
 #include "dht/udx/header.hpp"
 
 namespace ht {
@@ -24,9 +25,7 @@ struct stream_state {
   udx_stream_handler_actor handler;
   uint32_t id = 0;
   uint64_t high_water = 0;
-  uint64_t handler_window = 0;
-  uint64_t unconfirmed = 0;    // data bytes sent to the handler, not known processed
-  uint64_t since_probe = 0;    // of those, sent since the last request
+  handler_credit credit;       // udx_stream_options::handler_window
   bool paused = false;
   bool finished = false;       // closed delivered to the handler
   bool registered = false;     // the socket routes our id to us
@@ -104,26 +103,14 @@ void finish(stream_ptr self) {
 
 void pump(stream_ptr self);
 
-// One data event to the handler; see udx_stream_options::handler_window.
-// Messages between two actors stay in order, so the reply to a request
-// confirms every event sent before it too.
+// One data event to the handler, counted against its window.
 void send_data(stream_ptr self, bytes&& data) {
   auto& st = self->state;
-  st.unconfirmed += data.size();
-  st.since_probe += data.size();
-  if (st.handler_window == 0 || st.since_probe < st.handler_window / 4) {
-    self->send(st.handler, udx_data_atom::value, st.id, std::move(data));
-    return;
-  }
-  uint64_t confirms = st.since_probe;
-  st.since_probe = 0;
-  auto done = [self, confirms] {
-    self->state.unconfirmed -= confirms;
+  auto n = data.size();
+  st.credit.send(self, st.handler, n, [self] {
     if (!self->state.finished)
       pump(self);
-  };
-  self->request(st.handler, caf::infinite, udx_data_atom::value, st.id, std::move(data))
-    .then([done] { done(); }, [done](caf::error&) { done(); });
+  }, udx_data_atom::value, st.id, std::move(data));
 }
 
 void deliver_events(stream_ptr self) {
@@ -139,9 +126,7 @@ void deliver_events(stream_ptr self) {
   };
   // A full handler window stops the polling: what the core holds counts
   // against its receive window (and end/closed stay behind the data).
-  auto full = [&] {
-    return st.handler_window > 0 && st.unconfirmed + pending.size() >= st.handler_window;
-  };
+  auto full = [&] { return st.credit.full(pending.size()); };
   while (!full() && st.core->poll_event(ev)) {
     switch (ev.kind) {
       case udx::event_kind::data:
@@ -248,7 +233,7 @@ udx_stream_actor::behavior_type stream_actor(stream_ptr self,
   st.handler = opts.handler;
   st.id = opts.local_id;
   st.high_water = opts.high_water;
-  st.handler_window = opts.handler_window;
+  st.credit.set_window(opts.handler_window);
   if (opts.backlog)
     st.backlog = opts.backlog;
   auto cfg = opts.tuning;
